@@ -1,0 +1,90 @@
+"""Stagedesk: an ITIL service desk whose processes are BPMN diagrams run by SpiffWorkflow."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .config import load_config
+from .extensions import babel, csrf, db, login_manager, migrate
+
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+
+
+def _locale() -> str:
+    from flask import current_app, has_request_context
+    from flask_login import current_user
+
+    if not has_request_context():  # CLI and jobs: the desk's default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if getattr(current_user, "is_authenticated", False) and current_user.locale:
+        return current_user.locale
+    return request.accept_languages.best_match(["ru", "en"]) or "ru"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        # SQLAlchemy emits BEGIN itself (below): pysqlite's own transaction handling breaks
+        # SAVEPOINTs and starts transactions late.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    """SQLite: transactions that may write take the write lock up front (BEGIN IMMEDIATE),
+    so concurrent writers queue on the busy timeout instead of failing at their first write;
+    read-only requests start deferred and never block."""
+    if connection.dialect.name != "sqlite":
+        return
+    from flask import has_request_context, request
+
+    read_only = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The only place that wires extensions and blueprints."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config())
+    if config:
+        app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            from .config import engine_options
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(config["SQLALCHEMY_DATABASE_URI"])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+    babel.init_app(app, locale_selector=_locale, default_translation_directories="translations")
+    app.jinja_env.globals["get_locale"] = get_locale
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from . import models  # noqa: F401  (registers the tables)
+    from .services import uow  # noqa: F401  (after-commit hooks)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        return db.session.get(models.User, int(user_id))
+
+    from .api import init_api
+    from .cli import register_cli
+    from .errors import register_error_handlers
+    from .views import bp as home_bp
+
+    init_api(app)
+    app.register_blueprint(home_bp)
+    register_error_handlers(app)
+    register_cli(app)
+    return app

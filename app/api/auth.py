@@ -1,0 +1,34 @@
+"""Bearer-token authentication for API views."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+
+from ..errors import Unauthorized
+from ..models import User
+from ..services.users import user_for_token
+
+
+def api_user() -> User:
+    return g.api_user
+
+
+def token_required(view):
+    """Every API view is wrapped: no valid token, no access (deny by default)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise Unauthorized()
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def locale() -> str:
+    return (api_user().locale or request.accept_languages.best_match(["ru", "en"]) or "en")

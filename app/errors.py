@@ -1,0 +1,108 @@
+"""One error hierarchy, raised by services and rendered once, as JSON or HTML.
+
+Shape of the JSON body (DESIGN §9): ``{message, errors}`` where ``errors`` is a list of lint
+problems (``{file, element_id, element_name, line, message}``) or ``{field: [message]}``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .i18n import _l
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status = 400
+    default_message = _l("The request could not be processed.")
+
+    def __init__(self, message: Any = None, errors: Any = None, **extra: Any):
+        self.message = message if message is not None else self.default_message
+        self.errors = errors
+        self.extra = extra
+        super().__init__(str(self.message))
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": str(self.message)}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update({k: v for k, v in self.extra.items() if v is not None})
+        return body
+
+
+class ValidationFailed(AppError):
+    status = 422
+    default_message = _l("Some fields are not valid.")
+
+
+class BadRequest(AppError):
+    status = 400
+
+
+class Unauthorized(AppError):
+    status = 401
+    default_message = _l("Sign in or send a valid API token.")
+
+
+class Forbidden(AppError):
+    status = 403
+    default_message = _l("You do not have permission to do this.")
+
+
+class NotFound(AppError):
+    status = 404
+    default_message = _l("Not found.")
+
+
+class Conflict(AppError):
+    status = 409
+    default_message = _l("Someone else changed this in the meantime; reload and try again.")
+
+
+class WorkflowFailed(AppError):
+    """A diagram's script or expression failed; the instance is unchanged."""
+
+    status = 422
+    default_message = _l("The process could not continue.")
+
+
+def _wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _render(status: int, body: dict[str, Any]):
+    if _wants_json():
+        return jsonify(body), status
+    return render_template("error.html", status=status, body=body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(err: AppError):
+        return _render(err.status, err.to_dict())
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        body: dict[str, Any] = {"message": err.description or err.name}
+        data = getattr(err, "data", None)  # webargs/flask-smorest put validation messages here
+        if isinstance(data, dict) and "messages" in data:
+            messages = data["messages"]
+            # flatten {"json": {field: [...]}} into {field: [...]}
+            flat: dict[str, Any] = {}
+            for location in messages.values():
+                if isinstance(location, dict):
+                    flat.update(location)
+            body = {"message": str(ValidationFailed.default_message), "errors": flat}
+        return _render(err.code or 500, body)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _render(500, {"message": str(_l("Something went wrong on our side; it has been logged."))})

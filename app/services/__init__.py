@@ -1,0 +1,1 @@
+"""Domain services: explicit arguments, no request globals; they flush, never commit."""

@@ -1,0 +1,217 @@
+"""Applying one engine step to the database (DESIGN §3, step 3).
+
+``run_step`` calls the runner, then writes in the caller's transaction: the new state, the
+work items (queues), timer rows, audit events, outbox rows and the ticket's projection.
+Jobs to wake are registered with ``on_commit``; nothing here commits.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import current_app
+from sqlalchemy import select
+
+from workflows.runner import ProcessRunner, StepResult
+from workflows.sandbox import SandboxLimits
+from workflows.types import (DataChanged, InstanceFinished, MessageAwaited, MessageSent, NotWaitingForMessage,
+                             ScriptFailed, StageClosed, StageOpened, TimerArmed, TimerDisarmed)
+
+from ..errors import WorkflowFailed
+from ..extensions import db
+from ..i18n import _l
+from ..models import Group, InboxMessage, Instance, Ticket, Timer, User, WorkItem
+from ..models.base import utcnow
+from . import audit, notify
+from .definitions import compiled
+from .uow import on_commit
+
+log = logging.getLogger(__name__)
+
+#: ticket columns kept in step with the process data of the same name
+SYNCED_FIELDS = ("subject", "priority", "category", "service")
+MAX_INBOX_ROUNDS = 20
+
+
+def runner() -> ProcessRunner:
+    ext = current_app.extensions
+    if "stagedesk_runner" not in ext:
+        limits = SandboxLimits(cpu_seconds=current_app.config["SCRIPT_CPU_SECONDS"],
+                               memory_mb=current_app.config["SCRIPT_MEMORY_MB"])
+        ext["stagedesk_runner"] = ProcessRunner(limits=limits)
+    return ext["stagedesk_runner"]
+
+
+def run_step(ticket: Ticket, instance: Instance, actor: User | None,
+             call: Callable[[ProcessRunner, Any, dict], StepResult], *, cause: str,
+             completed_task: str | None = None) -> StepResult:
+    """Run ``call(runner, process, state)`` and apply its effects; ScriptFailed → 422."""
+    process = compiled(instance.definition)
+    try:
+        result = call(runner(), process, instance.state)
+    except ScriptFailed as err:
+        raise WorkflowFailed(
+            _l("The process stopped at %(element)s: %(error)s", element=err.element_name or err.element_id or "?",
+               error=str(err)),
+            errors=[{"file": instance.definition.source_file, "element_id": err.element_id,
+                     "element_name": err.element_name, "line": err.line, "message": str(err)}]) from None
+    apply_result(ticket, instance, result, actor, cause=cause, completed_task=completed_task)
+    deliver_pending(ticket, instance, actor)
+    return result
+
+
+def apply_result(ticket: Ticket, instance: Instance, result: StepResult, actor: User | None, *,
+                 cause: str, completed_task: str | None = None) -> None:
+    instance.state = result.state
+    instance.data = result.data
+    old_status = ticket.status
+    changes: dict[str, tuple[Any, Any]] = {}
+    for effect in result.effects:
+        if isinstance(effect, StageOpened):
+            _open_stage(ticket, instance, effect, actor)
+        elif isinstance(effect, StageClosed):
+            _close_stage(ticket, instance, effect, actor, completed_task)
+        elif isinstance(effect, TimerArmed):
+            _arm_timer(instance, effect)
+        elif isinstance(effect, TimerDisarmed):
+            _disarm_timer(instance, effect)
+        elif isinstance(effect, MessageSent):
+            notify.process_message(ticket, effect.name, effect.payload)
+        elif isinstance(effect, DataChanged):
+            changes.update(effect.changes)
+        elif isinstance(effect, InstanceFinished):
+            instance.status = effect.status
+            ticket.closed = True
+            ticket.closed_at = utcnow()
+            audit.record(ticket, "instance.finished", actor, data={"status": effect.status})
+        elif isinstance(effect, MessageAwaited):
+            pass  # the inbox is drained after every step
+    field_diff = _sync_ticket_fields(ticket, changes)
+    if field_diff:
+        audit.record(ticket, "fields.changed", actor, data={"changes": field_diff, "cause": cause})
+    ticket.status = _current_status(ticket, instance)
+    if ticket.status != old_status:
+        audit.record(ticket, "status.changed", actor, data={"changes": {"status": [old_status, ticket.status]}})
+        notify.status_changed(ticket, old_status, actor)
+    if field_diff or ticket.status != old_status:
+        notify.ticket_changed(ticket, actor, {**field_diff, **(
+            {"status": [old_status, ticket.status]} if ticket.status != old_status else {})})
+
+
+def _group_for_lane(lane: str | None) -> Group | None:
+    if not lane:
+        return None
+    return db.session.execute(select(Group).where(Group.name == lane)).scalar()
+
+
+def _open_stage(ticket: Ticket, instance: Instance, effect: StageOpened, actor: User | None) -> None:
+    assignee = None
+    if effect.assignee:
+        assignee = db.session.execute(select(User).where(User.login == str(effect.assignee))).scalar()
+    group = _group_for_lane(effect.lane)
+    item = WorkItem(
+        ticket_id=ticket.id, instance_id=instance.id, engine_task_id=effect.task_id,
+        element_id=effect.element_id, process_id=effect.process_id, name=effect.name, lane=effect.lane,
+        group_id=group.id if group else None, assignee_id=assignee.id if assignee else None,
+        state=effect.stage.state, color=effect.stage.color, background=effect.stage.background,
+        icon=effect.stage.icon, form=effect.stage.form, status="open")
+    db.session.add(item)
+    db.session.flush()
+    audit.record(ticket, "stage.opened", actor, element_id=effect.element_id,
+                 data={"work_item": item.id, "name": effect.name, "lane": effect.lane,
+                       "assignee": assignee.login if assignee else None})
+    if effect.assignee and assignee is None:
+        audit.record(ticket, "stage.assignee_unknown", actor, element_id=effect.element_id,
+                     data={"assignee": str(effect.assignee)})
+
+
+def _close_stage(ticket: Ticket, instance: Instance, effect: StageClosed, actor: User | None,
+                 completed_task: str | None) -> None:
+    item = db.session.execute(select(WorkItem).where(
+        WorkItem.instance_id == instance.id, WorkItem.engine_task_id == effect.task_id,
+        WorkItem.status == "open")).scalar()
+    if item is None:
+        return
+    item.status = effect.status
+    item.completed_at = utcnow()
+    if effect.status == "done" and effect.task_id == completed_task and actor is not None:
+        item.completed_by_id = actor.id
+    audit.record(ticket, "stage.closed", actor if effect.task_id == completed_task else None,
+                 element_id=effect.element_id, data={"work_item": item.id, "status": effect.status})
+
+
+def _arm_timer(instance: Instance, effect: TimerArmed) -> None:
+    timer = Timer(instance_id=instance.id, engine_task_id=effect.task_id, element_id=effect.element_id,
+                  name=effect.name or "", due_at=effect.due_at, status="armed")
+    db.session.add(timer)
+    db.session.flush()
+    timer_id, due_at = timer.id, timer.due_at
+
+    def _wake() -> None:
+        from ..jobs import schedule_timer
+        schedule_timer(timer_id, due_at)
+
+    on_commit(_wake)
+
+
+def _disarm_timer(instance: Instance, effect: TimerDisarmed) -> None:
+    for timer in db.session.execute(select(Timer).where(
+            Timer.instance_id == instance.id, Timer.engine_task_id == effect.task_id,
+            Timer.status == "armed")).scalars():
+        timer.status = "cancelled"
+
+
+def _sync_ticket_fields(ticket: Ticket, changes: dict[str, tuple[Any, Any]]) -> dict[str, list]:
+    diff: dict[str, list] = {}
+    for name, (old, new) in changes.items():
+        diff[name] = [old, new]
+        if name in SYNCED_FIELDS:
+            value = None if new is None else str(new)
+            if name == "subject" and not value:
+                continue
+            setattr(ticket, name, value[:500] if value else value)
+    return diff
+
+
+def _current_status(ticket: Ticket, instance: Instance) -> str:
+    if instance.status == "cancelled":
+        return "cancelled"
+    if instance.status == "completed":
+        return "closed"
+    latest = db.session.execute(select(WorkItem.state).where(
+        WorkItem.instance_id == instance.id, WorkItem.status == "open")
+        .order_by(WorkItem.id.desc()).limit(1)).scalar()
+    return latest or ticket.status
+
+
+def deliver_pending(ticket: Ticket, instance: Instance, actor: User | None) -> None:
+    """Deliver kept messages the instance now waits for (oldest first)."""
+    for _ in range(MAX_INBOX_ROUNDS):
+        if instance.status != "running":
+            return
+        pending = list(db.session.execute(select(InboxMessage).where(
+            InboxMessage.instance_id == instance.id, InboxMessage.consumed.is_(False))
+            .order_by(InboxMessage.id)).scalars())
+        delivered = False
+        for msg in pending:
+            process = compiled(instance.definition)
+            try:
+                result = runner().deliver_message(process, instance.state, msg.name, msg.payload or {})
+            except NotWaitingForMessage:
+                continue
+            except ScriptFailed as err:
+                log.warning("message %s for instance %s failed: %s", msg.name, instance.id, err)
+                continue
+            msg.consumed = True
+            msg.consumed_at = utcnow()
+            audit.record(ticket, "message.delivered", actor, data={"message": msg.name, "inbox": msg.id})
+            apply_result(ticket, instance, result, actor, cause="message")
+            delivered = True
+            break
+        if not delivered:
+            return
+
+
+def now() -> datetime:
+    return utcnow()

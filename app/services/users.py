@@ -1,0 +1,126 @@
+"""Users, groups, roles and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+from ..i18n import _l
+from ..models import ApiToken, Group, Role, User
+from ..models.base import utcnow
+from ..permissions import BUILTIN_ROLES
+
+LOGIN_RE = re.compile(r"^[A-Za-z0-9._@-]{2,128}$")
+TOKEN_PREFIX = "sd_"
+
+
+def ensure_builtin_roles() -> dict[str, Role]:
+    """Create or refresh the shipped roles; returns them by name."""
+    roles = {r.name: r for r in db.session.execute(select(Role)).scalars()}
+    for name, perms in BUILTIN_ROLES.items():
+        role = roles.get(name)
+        if role is None:
+            role = roles[name] = Role(name=name, builtin=True, permissions=list(perms))
+            db.session.add(role)
+        elif role.builtin and sorted(role.permissions or []) != sorted(perms):
+            role.permissions = list(perms)
+    db.session.flush()
+    return roles
+
+
+def ensure_group(name: str) -> Group:
+    group = db.session.execute(select(Group).where(Group.name == name)).scalar()
+    if group is None:
+        group = Group(name=name)
+        db.session.add(group)
+        db.session.flush()
+    return group
+
+
+def find_user(login: str) -> User | None:
+    return db.session.execute(select(User).where(User.login == login)).scalar()
+
+
+def get_user(login: str) -> User:
+    user = find_user(login)
+    if user is None:
+        raise NotFound(_l("There is no user with the login %(login)s.", login=login))
+    return user
+
+
+def save_user(login: str, *, password: str | None = None, name: str | None = None,
+              email: str | None = None, phone: str | None = None,
+              roles: list[str] | None = None, groups: list[str] | None = None,
+              manager: str | None = None) -> User:
+    """Create the user or update the given attributes (roles/groups replace, when given)."""
+    if not LOGIN_RE.match(login or ""):
+        raise ValidationFailed(errors={"login": [str(_l(
+            "Use 2–128 letters, digits, dots, dashes, underscores or @."))]})
+    user = find_user(login)
+    if user is None:
+        user = User(login=login, name=name or login)
+        db.session.add(user)
+    if password is not None:
+        if len(password) < 8:
+            raise ValidationFailed(errors={"password": [str(_l("Use at least 8 characters."))]})
+        user.password_hash = generate_password_hash(password)
+    if name is not None:
+        user.name = name
+    if email is not None:
+        user.email = email
+    if phone is not None:
+        user.phone = phone
+    if roles is not None:
+        known = ensure_builtin_roles()
+        unknown = [r for r in roles if r not in known]
+        if unknown:
+            raise ValidationFailed(errors={"role": [str(_l(
+                "Unknown role %(roles)s; known roles: %(known)s.",
+                roles=", ".join(unknown), known=", ".join(sorted(known))))]})
+        user.roles = [known[r] for r in roles]
+    if groups is not None:
+        user.groups = [ensure_group(g) for g in groups]
+    if manager is not None:
+        boss = get_user(manager)
+        if boss.id is not None and boss.id == user.id:
+            raise ValidationFailed(errors={"manager": [str(_l("A user cannot manage themselves."))]})
+        user.manager = boss
+    db.session.flush()
+    return user
+
+
+def check_password(login: str, password: str) -> User | None:
+    user = find_user(login)
+    if user is None or not user.active or not user.password_hash:
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(user: User, name: str = "") -> str:
+    """A new API token for ``user``; the plain value is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), name=name))
+    db.session.flush()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    if not token or not token.startswith(TOKEN_PREFIX):
+        return None
+    row = db.session.execute(select(ApiToken).where(
+        ApiToken.token_hash == _hash_token(token), ApiToken.revoked.is_(False))).scalar()
+    if row is None or not row.user.active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 300:
+        row.last_used_at = now  # coarse, so that reads don't all write
+    return row.user

@@ -1,0 +1,86 @@
+"""Factories for test data, and a small REST API client."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+_seq = itertools.count(1)
+
+
+class Factories:
+    def __init__(self, db):
+        self.db = db
+
+    def user(self, login: str | None = None, *, roles: tuple[str, ...] = ("requester",),
+             groups: tuple[str, ...] = (), manager: str | None = None, password: str = "password-123"):
+        from app.services.users import save_user
+
+        login = login or f"user{next(_seq)}"
+        return save_user(login, password=password, roles=list(roles), groups=list(groups), manager=manager,
+                         email=f"{login}@example.test")
+
+    def staff(self):
+        """The demo cast: one user per role, in the groups the shipped diagrams use."""
+        return {
+            "admin": self.user("t_admin", roles=("admin",)),
+            "procadmin": self.user("t_procadmin", roles=("process_admin",)),
+            "supervisor": self.user("t_supervisor", roles=("supervisor",), groups=("Line 1", "Line 2", "Line 3")),
+            "operator": self.user("t_operator", roles=("operator",), groups=("Line 1",), manager="t_supervisor"),
+            "engineer": self.user("t_engineer", roles=("engineer",), groups=("Line 2",), manager="t_supervisor"),
+            "engineer3": self.user("t_engineer3", roles=("engineer",), groups=("Line 3",)),
+            "vendor": self.user("t_vendor", roles=("engineer",), groups=("Vendor",)),
+            "approver": self.user("t_approver", roles=("engineer",), groups=("Approvers",)),
+            "requester": self.user("t_requester", roles=("requester",), manager="t_supervisor"),
+            "stranger": self.user("t_stranger", roles=("requester",)),
+        }
+
+    def token(self, user) -> str:
+        from app.services.users import issue_token
+
+        return issue_token(user, "test")
+
+    def deploy(self, files: dict[str, bytes], actor=None):
+        from app.services.definitions import deploy_files
+
+        return deploy_files(files, actor)
+
+    def deploy_shipped(self, actor=None):
+        files = {p.name: p.read_bytes() for d in ("bpmn", "forms") for p in sorted((ROOT / d).iterdir())
+                 if p.suffix in (".bpmn", ".json")}
+        return self.deploy(files, actor)
+
+    def ticket(self, actor, process: str = "incident", **kwargs: Any):
+        from app.services.tickets import create_ticket
+
+        kwargs.setdefault("subject", f"Printer on floor {next(_seq)} is jammed")
+        return create_ticket(actor, process=process, **kwargs)
+
+
+class ApiClient:
+    def __init__(self, client, make: Factories):
+        self.client = client
+        self.make = make
+        self._tokens: dict[int, str] = {}
+        self.user = None
+
+    def as_(self, user) -> "ApiClient":
+        other = ApiClient(self.client, self.make)
+        other._tokens = self._tokens
+        other.user = user
+        if user.id not in self._tokens:
+            self._tokens[user.id] = self.make.token(user)
+        return other
+
+    def _headers(self, extra: dict | None = None) -> dict:
+        headers = dict(extra or {})
+        if self.user is not None:
+            headers["Authorization"] = f"Bearer {self._tokens[self.user.id]}"
+        return headers
+
+    def get(self, path: str, **kw):
+        return self.client.get(f"/api/v1{path}", headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path: str, **kw):
+        return self.client.post(f"/api/v1{path}", headers=self._headers(kw.pop("headers", None)), **kw)
