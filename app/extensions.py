@@ -15,7 +15,11 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+#: one commit per request or job, then the response is rendered from what was just written:
+#: objects keep their values after the commit instead of being reloaded row by row
+SESSION_OPTIONS = {"expire_on_commit": False}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options=dict(SESSION_OPTIONS))
 migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()

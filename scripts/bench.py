@@ -170,17 +170,21 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def best_median(measure, repeats: int) -> float:
+    """The best of several medians: on a shared machine noise only ever adds time."""
+    return min(median(measure()) for _ in range(repeats))
+
+
 def run_backend(label: str, database_url: str, instance: Path, rounds: int, history: int,
-                baseline: tuple[str, float]) -> None:
+                baseline: tuple[str, float], repeats: int) -> None:
     app = make_app(database_url, instance)
     engineer_id, requester_id, token = seed(app)
     warm = 5
-    ticket = new_ticket(app, requester_id)
-    svc = service_steps(app, engineer_id, ticket, rounds + warm)[warm:]
-    line(f"complete_stage_{label}", median(svc), baseline)
-    ticket = new_ticket(app, requester_id)
-    http = http_steps(app, token, ticket, rounds + warm)[warm:]
-    line(f"complete_task_http_{label}", median(http), baseline, goal=3)
+    svc = best_median(lambda: service_steps(app, engineer_id, new_ticket(app, requester_id), rounds + warm)[warm:],
+                      repeats)
+    line(f"complete_stage_{label}", svc, baseline)
+    http = best_median(lambda: http_steps(app, token, new_ticket(app, requester_id), rounds + warm)[warm:], repeats)
+    line(f"complete_task_http_{label}", http, baseline, goal=3)
     ticket = new_ticket(app, requester_id)
     early = service_steps(app, engineer_id, ticket, 20)
     service_steps(app, engineer_id, ticket, history - 40, start=20)
@@ -207,16 +211,18 @@ def main() -> int:
     rounds = 30 if args.quick else 200
     history = 200 if args.quick else 1000
 
+    repeats = 3
     bare = bare_engine(max(rounds, 200) + 5)
-    baseline = ("bare_engine_step", median(bare[5:5 + rounds]))
+    baseline = ("bare_engine_step", min([median(bare[5:5 + rounds])] + [
+        median(bare_engine(rounds + 5)[5:]) for _ in range(repeats - 1)]))
     line("bare_engine_step", baseline[1])
     line("bare_engine_growth_200", median(bare[190:200]), ("bare_rounds_1-10", median(bare[0:10])),
          extra="(plain SpiffWorkflow keeps every finished task)")
     with tempfile.TemporaryDirectory() as tmp:
-        run_backend("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp), rounds, history, baseline)
+        run_backend("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp), rounds, history, baseline, repeats)
         if not args.no_pg:
             url = reset_postgres(args.pg_admin_url, "stagedesk_bench")
-            run_backend("pg", url, Path(tmp), rounds, history, baseline)
+            run_backend("pg", url, Path(tmp), rounds, history, baseline, repeats)
     return 0
 
 

@@ -108,8 +108,10 @@ def db(app):
         # bind); scoped like Flask-SQLAlchemy's, per app context
         from flask_sqlalchemy.session import _app_ctx_id
 
+        from app.extensions import SESSION_OPTIONS
+
         _db.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                                                  class_=Session), scopefunc=_app_ctx_id)
+                                                  class_=Session, **SESSION_OPTIONS), scopefunc=_app_ctx_id)
         try:
             yield _db
         finally:

@@ -25,7 +25,7 @@ class Deployment(db.Model):
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     deployed_at = mapped_column(UTCDateTime, default=utcnow)
     checksum: Mapped[str] = mapped_column(String(64), index=True)
-    files = relationship("DeploymentFile", lazy="selectin", cascade="all, delete-orphan")
+    files = relationship("DeploymentFile", cascade="all, delete-orphan")
     deployed_by = relationship("User")
 
 
@@ -56,7 +56,7 @@ class ProcessDefinition(db.Model):
     stages: Mapped[list] = mapped_column(JSONType, default=list)
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
-    spec = relationship(Spec, lazy="joined")
+    spec = relationship(Spec)  # large: loaded only when asked (services cache compiled specs)
     deployment = relationship(Deployment)
 
 
@@ -80,4 +80,4 @@ class DefinitionForm(db.Model):
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
-    form = relationship(Form, lazy="joined")
+    form = relationship(Form)

@@ -50,9 +50,9 @@ class Ticket(db.Model):
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at = mapped_column(UTCDateTime, nullable=True)
 
-    requester = relationship("User", foreign_keys=[requester_id], lazy="joined")
-    instance = relationship(Instance, lazy="joined")
-    watchers = relationship("Watcher", lazy="selectin", cascade="all, delete-orphan")
+    requester = relationship("User", foreign_keys=[requester_id])
+    instance = relationship(Instance)  # carries the engine state: loaded when needed
+    watchers = relationship("Watcher", cascade="all, delete-orphan")
 
 
 class Watcher(db.Model):
@@ -108,5 +108,5 @@ class WorkItem(db.Model):
 
     ticket = relationship(Ticket, lazy="joined")
     group = relationship("Group", lazy="joined")
-    assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
+    assignee = relationship("User", foreign_keys=[assignee_id])
     completed_by = relationship("User", foreign_keys=[completed_by_id])

@@ -49,8 +49,8 @@ class User(db.Model):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
-    roles = relationship(Role, secondary=user_roles, lazy="selectin")
-    groups = relationship(Group, secondary=user_groups, lazy="selectin")
+    roles = relationship(Role, secondary=user_roles)
+    groups = relationship(Group, secondary=user_groups)
     manager = relationship("User", remote_side=[id], foreign_keys=[manager_id])
 
     @property

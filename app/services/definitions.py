@@ -60,11 +60,28 @@ def get_definition(key: str, version: int | None = None) -> ProcessDefinition:
     return found
 
 
+#: deployed versions never change: their compiled specs and pinned forms are kept per process
+_COMPILED: dict[tuple[int, str], CompiledProcess] = {}
+_PINNED_FORMS: dict[tuple[int, str], dict | None] = {}
+_CACHE_LIMIT = 512
+
+
+def _remember(cache: dict, key, value):
+    if len(cache) >= _CACHE_LIMIT:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+    return value
+
+
 def compiled(definition: ProcessDefinition) -> CompiledProcess:
-    return CompiledProcess(
+    key = (definition.id, definition.spec_digest)
+    hit = _COMPILED.get(key)
+    if hit is not None:
+        return hit
+    return _remember(_COMPILED, key, CompiledProcess(
         process_id=definition.key, name=definition.name, spec=definition.spec.body,
         digest=definition.spec_digest, source_file=definition.source_file,
-        calls=tuple(definition.calls or ()), stages=tuple(definition.stages or ()))
+        calls=tuple(definition.calls or ()), stages=tuple(definition.stages or ())))
 
 
 def _latest_form(name: str) -> dict | None:
@@ -194,10 +211,13 @@ def form_for(definition_id: int, name: str | None) -> dict | None:
     """The form spec a definition version pinned under ``name``."""
     if not name:
         return None
-    row = db.session.execute(select(DefinitionForm).where(
+    key = (definition_id, name)
+    if key in _PINNED_FORMS:
+        return _PINNED_FORMS[key]
+    body = db.session.execute(select(Form.body).join(DefinitionForm, DefinitionForm.form_id == Form.id).where(
         DefinitionForm.definition_id == definition_id, DefinitionForm.name == name)).scalar()
-    if row is not None:
-        return row.form.body
+    if body is not None:
+        return _remember(_PINNED_FORMS, key, body)
     return _latest_form(name)
 
 

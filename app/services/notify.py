@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import inspect
+
 from ..extensions import db
 from ..models import OutboxMessage, Ticket, User
 from .uow import on_commit
@@ -15,12 +17,10 @@ from .uow import on_commit
 
 def _enqueue(row: OutboxMessage) -> None:
     db.session.add(row)
-    db.session.flush()
-    row_id = row.id
 
     def _wake() -> None:
         from ..jobs import enqueue_outbox
-        enqueue_outbox(row_id)
+        enqueue_outbox(inspect(row).identity[0])  # the key survives the commit's expiry
 
     on_commit(_wake)
 

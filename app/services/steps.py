@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from workflows.runner import ProcessRunner, StepResult
 from workflows.sandbox import SandboxLimits
@@ -57,20 +57,32 @@ def run_step(ticket: Ticket, instance: Instance, actor: User | None,
             errors=[{"file": instance.definition.source_file, "element_id": err.element_id,
                      "element_name": err.element_name, "line": err.line, "message": str(err)}]) from None
     apply_result(ticket, instance, result, actor, cause=cause, completed_task=completed_task)
-    deliver_pending(ticket, instance, actor)
+    if any(isinstance(e, MessageAwaited) for e in result.effects):
+        deliver_pending(ticket, instance, actor)  # a message kept in the inbox may be awaited now
     return result
 
 
 def apply_result(ticket: Ticket, instance: Instance, result: StepResult, actor: User | None, *,
                  cause: str, completed_task: str | None = None) -> None:
+    """Write one step's effects; reads what it needs from the effects, flushes once."""
+    with db.session.no_autoflush:
+        _apply(ticket, instance, result, actor, cause, completed_task)
+    db.session.flush()
+
+
+def _apply(ticket: Ticket, instance: Instance, result: StepResult, actor: User | None, cause: str,
+           completed_task: str | None) -> None:
     instance.state = result.state
     instance.data = result.data
     old_status = ticket.status
     changes: dict[str, tuple[Any, Any]] = {}
+    opened: list[WorkItem] = []
+    closed: set[str] = set()
     for effect in result.effects:
         if isinstance(effect, StageOpened):
-            _open_stage(ticket, instance, effect, actor)
+            opened.append(_open_stage(ticket, instance, effect, actor))
         elif isinstance(effect, StageClosed):
+            closed.add(effect.task_id)
             _close_stage(ticket, instance, effect, actor, completed_task)
         elif isinstance(effect, TimerArmed):
             _arm_timer(instance, effect)
@@ -85,12 +97,10 @@ def apply_result(ticket: Ticket, instance: Instance, result: StepResult, actor: 
             ticket.closed = True
             ticket.closed_at = utcnow()
             audit.record(ticket, "instance.finished", actor, data={"status": effect.status})
-        elif isinstance(effect, MessageAwaited):
-            pass  # the inbox is drained after every step
     field_diff = _sync_ticket_fields(ticket, changes)
     if field_diff:
         audit.record(ticket, "fields.changed", actor, data={"changes": field_diff, "cause": cause})
-    ticket.status = _current_status(ticket, instance)
+    ticket.status = _current_status(ticket, instance, opened, closed)
     if ticket.status != old_status:
         audit.record(ticket, "status.changed", actor, data={"changes": {"status": [old_status, ticket.status]}})
         notify.status_changed(ticket, old_status, actor)
@@ -99,36 +109,39 @@ def apply_result(ticket: Ticket, instance: Instance, result: StepResult, actor: 
             {"status": [old_status, ticket.status]} if ticket.status != old_status else {})})
 
 
-def _group_for_lane(lane: str | None) -> Group | None:
+def _group_id_for_lane(lane: str | None) -> int | None:
+    """The support group a lane names (looked up once per transaction)."""
     if not lane:
         return None
-    return db.session.execute(select(Group).where(Group.name == lane)).scalar()
+    cache = db.session.info.setdefault("stagedesk_lane_groups", {})
+    if lane not in cache:
+        cache[lane] = db.session.execute(select(Group.id).where(Group.name == lane)).scalar()
+    return cache[lane]
 
 
-def _open_stage(ticket: Ticket, instance: Instance, effect: StageOpened, actor: User | None) -> None:
+def _open_stage(ticket: Ticket, instance: Instance, effect: StageOpened, actor: User | None) -> WorkItem:
     assignee = None
     if effect.assignee:
         assignee = db.session.execute(select(User).where(User.login == str(effect.assignee))).scalar()
-    group = _group_for_lane(effect.lane)
     item = WorkItem(
         ticket_id=ticket.id, instance_id=instance.id, engine_task_id=effect.task_id,
         element_id=effect.element_id, process_id=effect.process_id, name=effect.name, lane=effect.lane,
-        group_id=group.id if group else None, assignee_id=assignee.id if assignee else None,
+        group_id=_group_id_for_lane(effect.lane), assignee_id=assignee.id if assignee else None,
         state=effect.stage.state, color=effect.stage.color, background=effect.stage.background,
         icon=effect.stage.icon, form=effect.stage.form, status="open")
     db.session.add(item)
-    db.session.flush()
     audit.record(ticket, "stage.opened", actor, element_id=effect.element_id,
-                 data={"work_item": item.id, "name": effect.name, "lane": effect.lane,
+                 data={"task": effect.task_id, "name": effect.name, "lane": effect.lane,
                        "assignee": assignee.login if assignee else None})
     if effect.assignee and assignee is None:
         audit.record(ticket, "stage.assignee_unknown", actor, element_id=effect.element_id,
                      data={"assignee": str(effect.assignee)})
+    return item
 
 
 def _close_stage(ticket: Ticket, instance: Instance, effect: StageClosed, actor: User | None,
                  completed_task: str | None) -> None:
-    item = db.session.execute(select(WorkItem).where(
+    item = _loaded_open_item(instance.id, effect.task_id) or db.session.execute(select(WorkItem).where(
         WorkItem.instance_id == instance.id, WorkItem.engine_task_id == effect.task_id,
         WorkItem.status == "open")).scalar()
     if item is None:
@@ -138,19 +151,27 @@ def _close_stage(ticket: Ticket, instance: Instance, effect: StageClosed, actor:
     if effect.status == "done" and effect.task_id == completed_task and actor is not None:
         item.completed_by_id = actor.id
     audit.record(ticket, "stage.closed", actor if effect.task_id == completed_task else None,
-                 element_id=effect.element_id, data={"work_item": item.id, "status": effect.status})
+                 element_id=effect.element_id, data={"task": effect.task_id, "status": effect.status})
+
+
+def _loaded_open_item(instance_id: int, task_id: str) -> WorkItem | None:
+    """The open work item if this session already holds it (the stage being completed)."""
+    for obj in db.session.identity_map.values():
+        if (isinstance(obj, WorkItem) and obj.instance_id == instance_id and obj.engine_task_id == task_id
+                and obj.status == "open"):
+            return obj
+    return None
 
 
 def _arm_timer(instance: Instance, effect: TimerArmed) -> None:
     timer = Timer(instance_id=instance.id, engine_task_id=effect.task_id, element_id=effect.element_id,
                   name=effect.name or "", due_at=effect.due_at, status="armed")
     db.session.add(timer)
-    db.session.flush()
-    timer_id, due_at = timer.id, timer.due_at
+    due_at = effect.due_at
 
     def _wake() -> None:
         from ..jobs import schedule_timer
-        schedule_timer(timer_id, due_at)
+        schedule_timer(inspect(timer).identity[0], due_at)
 
     on_commit(_wake)
 
@@ -174,14 +195,18 @@ def _sync_ticket_fields(ticket: Ticket, changes: dict[str, tuple[Any, Any]]) -> 
     return diff
 
 
-def _current_status(ticket: Ticket, instance: Instance) -> str:
+def _current_status(ticket: Ticket, instance: Instance, opened: list[WorkItem], closed: set[str]) -> str:
+    """The state of the newest open stage (stages opened by this step are the newest)."""
     if instance.status == "cancelled":
         return "cancelled"
     if instance.status == "completed":
         return "closed"
-    latest = db.session.execute(select(WorkItem.state).where(
-        WorkItem.instance_id == instance.id, WorkItem.status == "open")
-        .order_by(WorkItem.id.desc()).limit(1)).scalar()
+    if opened:
+        return opened[-1].state or ticket.status
+    query = select(WorkItem.state).where(WorkItem.instance_id == instance.id, WorkItem.status == "open")
+    if closed:
+        query = query.where(WorkItem.engine_task_id.not_in(closed))
+    latest = db.session.execute(query.order_by(WorkItem.id.desc()).limit(1)).scalar()
     return latest or ticket.status
 
 

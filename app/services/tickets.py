@@ -126,11 +126,10 @@ def complete_stage(actor: User, item_id: int, data: dict[str, Any], *, locale: s
                                   current=instance.data or {})
     task_id = item.engine_task_id
     try:
-        steps.run_step(ticket, instance, actor, lambda r, p, s: r.complete_task(p, s, task_id, cleaned),
-                       cause="stage", completed_task=task_id)
         audit.record(ticket, "stage.completed", actor, element_id=item.element_id,
                      data={"work_item": item.id, "data": cleaned})
-        db.session.flush()
+        steps.run_step(ticket, instance, actor, lambda r, p, s: r.complete_task(p, s, task_id, cleaned),
+                       cause="stage", completed_task=task_id)
     except TaskNotReady:
         db.session.rollback()
         raise _conflict_for(item_id) from None

@@ -16,6 +16,8 @@ from ..extensions import db
 
 log = logging.getLogger(__name__)
 _KEY = "stagedesk_after_commit"
+#: per-transaction memos services keep in ``session.info`` (dropped at commit and rollback)
+TRANSACTION_MEMOS = ("stagedesk_lane_groups",)
 
 
 def on_commit(fn: Callable[[], None]) -> None:
@@ -24,6 +26,8 @@ def on_commit(fn: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    for memo in TRANSACTION_MEMOS:
+        session.info.pop(memo, None)
     pending = session.info.pop(_KEY, [])
     for fn in pending:
         try:
@@ -34,4 +38,5 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(_KEY, None)
+    for key in (_KEY, *TRANSACTION_MEMOS):
+        session.info.pop(key, None)
