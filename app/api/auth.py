@@ -21,7 +21,8 @@ def token_required(view):
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        touch = request.method not in ("GET", "HEAD", "OPTIONS")
+        user = user_for_token(token.strip(), touch=touch) if scheme.lower() == "bearer" else None
         if user is None:
             raise Unauthorized()
         g.api_user = user

@@ -75,8 +75,8 @@ class DefinitionDetail(MethodView):
         """Versions of one process, its active version and the active diagram's XML."""
         if not _can_read():
             raise Forbidden()
-        versions = [d for d in service.list_definitions() if d.key == key]
-        active = service.get_definition(key) if versions else service.get_definition(key)
+        versions = service.list_definitions(key)
+        active = service.get_definition(key)  # 404 when nothing of that key is deployed
         xml = service.diagram_xml(active)
         return {"key": key, "active_version": active.version, "versions": [_definition(d) for d in versions],
                 "xml": xml.decode("utf-8", "replace") if xml else None}

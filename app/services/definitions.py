@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from workflows.bundle import compile_bundle
 from workflows.types import BundleInvalid, CompiledProcess, Problem
@@ -221,9 +222,13 @@ def form_for(definition_id: int, name: str | None) -> dict | None:
     return _latest_form(name)
 
 
-def list_definitions() -> list[ProcessDefinition]:
-    return list(db.session.execute(select(ProcessDefinition).order_by(
-        ProcessDefinition.key, ProcessDefinition.version)).scalars())
+def list_definitions(key: str | None = None) -> list[ProcessDefinition]:
+    query = (select(ProcessDefinition)
+             .options(joinedload(ProcessDefinition.deployment).joinedload(Deployment.deployed_by))
+             .order_by(ProcessDefinition.key, ProcessDefinition.version))
+    if key is not None:
+        query = query.where(ProcessDefinition.key == key)
+    return list(db.session.execute(query).scalars())
 
 
 def diagram_xml(definition: ProcessDefinition) -> bytes | None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import nh3
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -110,7 +111,7 @@ def _conflict_for(item_id: int) -> Conflict:
 
 def complete_stage(actor: User, item_id: int, data: dict[str, Any], *, locale: str = "en") -> WorkItem:
     """Complete the stage ``item_id`` with form ``data``; 409 if someone was first."""
-    item = db.session.get(WorkItem, item_id)
+    item = db.session.get(WorkItem, item_id, options=[joinedload(WorkItem.ticket).joinedload(Ticket.instance)])
     if item is None:
         raise NotFound(_l("Task %(id)s does not exist.", id=item_id))
     if not can_view_item(actor, item):

@@ -6,6 +6,7 @@ import re
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import NotFound, ValidationFailed
@@ -113,14 +114,20 @@ def issue_token(user: User, name: str = "") -> str:
     return token
 
 
-def user_for_token(token: str) -> User | None:
+def user_for_token(token: str, *, touch: bool = False) -> User | None:
+    """The user a token belongs to, with roles and groups, in one round trip.
+
+    ``touch`` records the use (coarsely, every five minutes): only for requests that write
+    anyway, so that reads stay read-only."""
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
     row = db.session.execute(select(ApiToken).where(
-        ApiToken.token_hash == _hash_token(token), ApiToken.revoked.is_(False))).scalar()
+        ApiToken.token_hash == _hash_token(token), ApiToken.revoked.is_(False))
+        .options(joinedload(ApiToken.user).joinedload(User.roles),
+                 joinedload(ApiToken.user).joinedload(User.groups))).unique().scalar()
     if row is None or not row.user.active:
         return None
     now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 300:
-        row.last_used_at = now  # coarse, so that reads don't all write
+    if touch and (row.last_used_at is None or (now - row.last_used_at).total_seconds() > 300):
+        row.last_used_at = now
     return row.user
