@@ -279,10 +279,10 @@ def diff(before: Snapshot, after: Snapshot, events: list, views: dict[UUID, Stag
     for task_id, (task, _due) in before.timers.items():
         if task_id not in after.timers and task_id != fired_timer:
             effects.append(TimerDisarmed(str(task_id), event_element_of(task, _is_timer)[0]))
+    # a field that appears as None (or goes away while None) changes nothing a person can see
     changes = {key: (before.data.get(key), after.data.get(key))
                for key in {**before.data, **after.data}
-               if key not in before.data or key not in after.data
-               or before.data[key] != after.data[key]}
+               if before.data.get(key) != after.data.get(key)}
     if changes:
         effects.append(DataChanged(dict(sorted(changes.items()))))
     for event in events:

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..i18n import _l
 from ..models import DefinitionForm, Deployment, DeploymentFile, Form, ProcessDefinition, Spec, User
 from .form_specs import check_spec
+from .lint_i18n import localize_problems
 from .users import ensure_group
 
 #: lanes that are not support groups
@@ -96,7 +97,9 @@ def _resolve_process(key: str) -> CompiledProcess | None:
 
 
 def problems_to_dicts(problems: list[Problem]) -> list[dict]:
-    return [p.to_dict() for p in problems]
+    """The API/CLI shape of lint problems (``file, element_id, element_name, line, message``,
+    plus ``code`` and ``params``), each ``message`` in the reader's language."""
+    return localize_problems(problems)
 
 
 def deploy_files(files: dict[str, bytes], actor: User | None) -> DeployOutcome:

@@ -29,8 +29,9 @@ from .uow import on_commit
 
 log = logging.getLogger(__name__)
 
-#: ticket columns kept in step with the process data of the same name
-SYNCED_FIELDS = ("subject", "priority", "category", "service")
+#: ticket columns kept in step with the process data of the same name (a stage such as
+#: registration may set them); ``requester`` is a login, ``description`` rich text
+SYNCED_FIELDS = ("subject", "description", "priority", "category", "service", "channel", "requester")
 MAX_INBOX_ROUNDS = 20
 
 
@@ -184,14 +185,32 @@ def _disarm_timer(instance: Instance, effect: TimerDisarmed) -> None:
 
 
 def _sync_ticket_fields(ticket: Ticket, changes: dict[str, tuple[Any, Any]]) -> dict[str, list]:
+    """Copy changed process fields onto the ticket's columns; returns the field diff."""
+    from .tickets import CHANNELS, sanitize_html
+
     diff: dict[str, list] = {}
     for name, (old, new) in changes.items():
+        if old == new:
+            continue
         diff[name] = [old, new]
-        if name in SYNCED_FIELDS:
-            value = None if new is None else str(new)
-            if name == "subject" and not value:
-                continue
-            setattr(ticket, name, value[:500] if value else value)
+        if name not in SYNCED_FIELDS:
+            continue
+        value = None if new is None else str(new)
+        if name == "requester":
+            user = db.session.execute(select(User).where(User.login == value)).scalar() if value else None
+            if user is not None:
+                ticket.requester_id = user.id
+        elif name == "description":
+            ticket.description = sanitize_html(value or "")
+        elif name == "channel":
+            if value in CHANNELS:
+                ticket.channel = value
+        elif name == "subject":
+            if value:
+                ticket.subject = value[:500]
+        else:
+            limit = Ticket.__table__.c[name].type.length
+            setattr(ticket, name, value[:limit] if value else value)
     return diff
 
 

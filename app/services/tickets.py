@@ -23,7 +23,7 @@ from .forms import validate_stage_data
 from .users import find_user
 
 NUMBER_PREFIXES = {"incident": "INC", "service_request": "REQ", "subtask": "SUB"}
-CHANNELS = ("portal", "email", "phone", "walk_in", "api")
+CHANNELS = ("portal", "email", "phone", "chat", "walk_in", "api")
 MAX_DATA_BYTES = 64 * 1024
 REQUESTER_REPLY = "requester_reply"
 

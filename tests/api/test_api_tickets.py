@@ -209,3 +209,18 @@ def test_openapi_document_is_served(client):
     for path in ("/api/v1/process-definitions", "/api/v1/tickets", "/api/v1/tasks/{task_id}/complete",
                  "/api/v1/instances/{instance_id}", "/api/v1/tickets/{ticket_id}/messages"):
         assert path in paths
+
+
+def test_process_fields_longer_than_their_columns_are_cut_not_a_500(api, desk):
+    """A stage's form may allow longer text than the ticket column it feeds."""
+    req, op = api.as_(desk["requester"]), api.as_(desk["operator"])
+    ticket = req.post("/tickets", json={"process": "mini", "subject": "Long"}).get_json()
+    from app.extensions import db
+    from app.models import Ticket
+    from app.services import steps
+
+    row = db.session.get(Ticket, ticket["id"])
+    steps._sync_ticket_fields(row, {"priority": (None, "P" * 40), "category": (None, "c" * 300)})
+    db.session.flush()
+    assert row.priority == "P" * 16 and row.category == "c" * 64
+    assert op.get(f"/tickets/{ticket['id']}").status_code == 200

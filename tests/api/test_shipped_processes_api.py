@@ -153,6 +153,8 @@ class Desk:
     def complete(self, task_id: int, by: str, data: dict, status: int = 200) -> dict:
         res = self.c[by].post(f"/tasks/{task_id}/complete", json={"data": data})
         assert res.status_code == status, f"complete {task_id} as {by}: {res.status_code} {res.get_json()}"
+        if status == 200:
+            assert (res.get_json()["id"], res.get_json()["status"]) == (task_id, "done")
         return res.get_json()
 
     def work(self, tid: int, element_id: str, by: str, data: dict, **kw) -> int:
@@ -454,3 +456,31 @@ def test_completing_a_stage_twice_is_a_conflict(desk):
     ticket = desk.ticket(tid)
     assert [(s["element_id"], s["status"]) for s in ticket["stages"]] == [("register", "done"), ("classify", "open")]
     assert [h["element_id"] for h in ticket["history"] if h["kind"] == "stage.completed"] == ["register"]
+
+
+def test_registration_on_behalf_of_the_requester_updates_the_ticket(desk):
+    """A phone call: the operator files the ticket and names the requester at registration;
+    the ticket then belongs to that requester, who can read it and answer the engineer."""
+    tid = desk.start(by="operator", subject="Phone call: printer")["id"]
+    register_and_classify(desk, tid, impact=2, urgency=2)
+    ticket = desk.ticket(tid)
+    assert (ticket["requester"], ticket["description"], ticket["channel"]) == (
+        "t_requester", REGISTER["description"], "phone")
+    desk.work(tid, "assess", "operator", {})
+    desk.work(tid, "assign", "engineer", {"engineer": "t_engineer"})
+    desk.work(tid, "identify", "engineer", {"diagnosis": "?", "next_step": "ask_requester", "question": "Which one?"},
+              assignee="engineer")
+    assert desk.c["requester"].get(f"/tickets/{tid}").status_code == 200
+    res = desk.c["requester"].post(f"/tickets/{tid}/messages", json={"body": "The HP on floor 3"})
+    assert res.status_code == 201, res.get_json()
+    assert res.get_json()["from_requester"] is True
+    desk.stage(tid, "identify", assignee="engineer")
+
+
+def test_history_field_diff_lists_only_fields_that_changed(desk):
+    tid = desk.start()["id"]
+    register_and_classify(desk, tid, impact=1, urgency=3)
+    diffs = [h["data"]["changes"] for h in desk.ticket(tid)["history"] if h["kind"] == "fields.changed"]
+    assert diffs and all(diffs)
+    unchanged = {name: change for d in diffs for name, change in d.items() if change[0] == change[1]}
+    assert unchanged == {}
