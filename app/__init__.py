@@ -24,7 +24,8 @@ def _locale() -> str:
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     if getattr(current_user, "is_authenticated", False) and current_user.locale:
         return current_user.locale
-    return request.accept_languages.best_match(["ru", "en"]) or "ru"
+    return (request.accept_languages.best_match(current_app.config["LANGUAGES"])
+            or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 @event.listens_for(Engine, "connect")

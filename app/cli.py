@@ -29,13 +29,17 @@ DEMO_USERS = (
 
 
 def _collect(paths: tuple[str, ...]) -> dict[str, bytes]:
+    """Files named on the command line as they are (an unknown type is reported, not
+    dropped); from folders, the deployable ones."""
     files: dict[str, bytes] = {}
     for raw in paths:
         path = Path(raw)
-        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for p in candidates:
-            if p.suffix.lower() in DEPLOYABLE and p.name != "package.json":
-                files[p.name] = p.read_bytes()
+        if path.is_dir():
+            for p in sorted(p for p in path.rglob("*") if p.is_file()):
+                if p.suffix.lower() in DEPLOYABLE and p.name != "package.json":
+                    files[p.name] = p.read_bytes()
+        else:
+            files[path.name] = path.read_bytes()
     return files
 
 
@@ -121,8 +125,11 @@ def register_cli(app: Flask) -> None:
         from .services.users import ensure_builtin_roles, find_user, save_user
 
         ensure_builtin_roles()
+        created = set()
         for login, role, groups, manager, display in DEMO_USERS:
             exists = find_user(login) is not None
+            if not exists:
+                created.add(login)
             save_user(login, password=None if exists else f"{login}-demo", name=display, roles=[role],
                       groups=list(groups), manager=None)
         db.session.flush()
@@ -140,7 +147,8 @@ def register_cli(app: Flask) -> None:
             click.echo(f"process {p['key']} v{p['version']} ({'deployed' if p['created'] else 'unchanged'})")
         click.echo("demo users (login / password):")
         for login, role, *_ in DEMO_USERS:
-            click.echo(f"  {login:<11} {login}-demo   ({role})")
+            password = f"{login}-demo" if login in created else "(unchanged since an earlier run)"
+            click.echo(f"  {login:<11} {password:<32} ({role})")
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
+from flask_babel import get_locale
 
 from ..errors import Unauthorized
 from ..models import User
@@ -32,4 +33,8 @@ def token_required(view):
 
 
 def locale() -> str:
-    return (api_user().locale or request.accept_languages.best_match(["ru", "en"]) or "en")
+    """The caller's language: their profile's, else the request's, else the desk's default."""
+    user = api_user()
+    if user.locale:
+        return user.locale
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])

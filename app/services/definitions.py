@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import func, select
@@ -68,8 +69,8 @@ _PINNED_FORMS: dict[tuple[int, str], dict | None] = {}
 _CACHE_LIMIT = 512
 
 
-def _remember(cache: dict, key, value):
-    if len(cache) >= _CACHE_LIMIT:
+def _remember(cache: dict, key, value, limit: int = _CACHE_LIMIT):
+    if len(cache) >= limit:
         cache.pop(next(iter(cache)))
     cache[key] = value
     return value
@@ -109,8 +110,9 @@ def deploy_files(files: dict[str, bytes], actor: User | None) -> DeployOutcome:
         raise ValidationFailed(_l("Send at least one .bpmn, .dmn, .json or .zip file."),
                                errors=[{"file": None, "element_id": None, "element_name": None,
                                         "line": None, "message": str(_l("No files were sent."))}])
+    checksum = _files_checksum(files)
     try:
-        bundle = compile_bundle(files, resolve_process=_resolve_process, resolve_form=_latest_form)
+        bundle = _compile(files, checksum)
     except BundleInvalid as err:
         raise ValidationFailed(_l("The diagrams cannot be deployed; fix the problems listed."),
                                errors=problems_to_dicts(err.problems)) from None
@@ -118,8 +120,6 @@ def deploy_files(files: dict[str, bytes], actor: User | None) -> DeployOutcome:
     if form_problems:
         raise ValidationFailed(_l("The forms cannot be used; fix the problems listed."), errors=form_problems)
 
-    checksum = hashlib.sha256(b"".join(
-        hashlib.sha256(name.encode() + b"\0" + files[name]).digest() for name in sorted(files))).hexdigest()
     outcome = DeployOutcome(deployment=None)
     pending: list[tuple[CompiledProcess, ProcessDefinition | None]] = []
     for key, proc in sorted(bundle.processes.items()):
@@ -168,6 +168,47 @@ def deploy_files(files: dict[str, bytes], actor: User | None) -> DeployOutcome:
         outcome.processes.append({"key": proc.process_id, "version": definition.version, "created": True})
     db.session.flush()
     return outcome
+
+
+def _files_checksum(files: dict[str, bytes]) -> str:
+    return hashlib.sha256(b"".join(
+        hashlib.sha256(name.encode() + b"\0" + files[name]).digest() for name in sorted(files))).hexdigest()
+
+
+#: compiled bundles by checksum, with what they resolved from the database (process digests,
+#: form hashes): reused only while those are unchanged.  Parsing and linting a bundle costs
+#: seconds; `demo` on every start and repeated deploys of the same files need not pay it.
+_BUNDLES: dict[str, tuple[Any, dict[str, str | None], dict[str, str | None]]] = {}
+_BUNDLE_LIMIT = 16
+
+
+def _compile(files: dict[str, bytes], checksum: str):
+    hit = _BUNDLES.get(checksum)
+    if hit is not None:
+        bundle, processes, forms = hit
+        if all(getattr(_resolve_process(pid), "digest", None) == digest for pid, digest in processes.items()) \
+                and all(_sha_or_none(_latest_form(name)) == sha for name, sha in forms.items()):
+            return bundle
+    seen_processes: dict[str, str | None] = {}
+    seen_forms: dict[str, str | None] = {}
+
+    def resolve_process(pid: str) -> CompiledProcess | None:
+        found = _resolve_process(pid)
+        seen_processes[pid] = found.digest if found else None
+        return found
+
+    def resolve_form(name: str) -> dict | None:
+        found = _latest_form(name)
+        seen_forms[name] = _sha_or_none(found)
+        return found
+
+    bundle = compile_bundle(files, resolve_process=resolve_process, resolve_form=resolve_form)
+    _remember(_BUNDLES, checksum, (bundle, seen_processes, seen_forms), limit=_BUNDLE_LIMIT)
+    return bundle
+
+
+def _sha_or_none(body: dict | None) -> str | None:
+    return None if body is None else _form_sha(body)
 
 
 def _form_problems(forms: dict[str, dict]) -> list[dict]:

@@ -71,3 +71,25 @@ def test_missing_form_is_reported(db, make):
     with pytest.raises(ValidationFailed) as info:
         make.deploy(files)
     assert any("mini_resolve.json" in e["message"] and e["element_id"] == "resolve" for e in info.value.errors)
+
+
+def test_an_identical_bundle_is_compiled_once_until_what_it_resolved_changes(db, make, monkeypatch):
+    import app.services.definitions as definitions
+
+    calls = []
+    real = definitions.compile_bundle
+    monkeypatch.setattr(definitions, "compile_bundle", lambda *a, **k: calls.append(1) or real(*a, **k))
+    definitions._BUNDLES.clear()
+    approval = (DATA.parent.parent / "bpmn" / "approval.bpmn").read_bytes()
+    forms = {p.name: p.read_bytes() for p in (DATA.parent.parent / "forms").glob("*.json")}
+    caller = (DATA.parent.parent / "bpmn" / "service_request.bpmn").read_bytes()
+    make.deploy({"approval.bpmn": approval, **forms})
+    make.deploy({"service_request.bpmn": caller, **forms})  # resolves 'approval' from the database
+    make.deploy({"service_request.bpmn": caller, **forms})
+    assert len(calls) == 2  # the second deploy of the same files reused the compiled bundle
+    changed = approval.replace(b'value="#0D47A1"', b'value="#1A237E"')
+    assert changed != approval
+    make.deploy({"approval.bpmn": changed, **forms})
+    outcome = make.deploy({"service_request.bpmn": caller, **forms})
+    assert len(calls) == 4  # the callee changed: recompiled, and a new version picks it up
+    assert outcome.processes == [{"key": "service_request", "version": 2, "created": True}]

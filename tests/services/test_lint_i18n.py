@@ -132,7 +132,7 @@ def test_fixed_vocabulary_params_are_translated(app):
         "это не разрешено",
         "Поле формы «days» (элемент «Approve»): для ограничения «max» нужно целое число (указано «ten»).",
         "«Start» — это bpmn:startEvent с определением bpmn:linkEventDefinition, а такие события Stagedesk "
-        "выполнять не умеет: выберите здесь один из типов события: сообщение, сигнал, таймер, условие.",
+        "выполнять не умеет; здесь допустимы такие типы события: сообщение, сигнал, таймер, условие.",
         # values an admin types (stage states) stay as they are
         "Свойство stage.state у «Triage» равно «busy»: используйте одно из значений: new, open.",
     ]
