@@ -93,13 +93,21 @@ def register_error_handlers(app: Flask) -> None:
         body: dict[str, Any] = {"message": err.description or err.name}
         data = getattr(err, "data", None)  # webargs/flask-smorest put validation messages here
         if isinstance(data, dict) and "messages" in data:
-            messages = data["messages"]
-            # flatten {"json": {field: [...]}} into {field: [...]}
+            # {"json": {field: [...]}} → {field: [...]}; a list under a location is about
+            # the whole body (e.g. webargs' "Invalid JSON body.")
             flat: dict[str, Any] = {}
-            for location in messages.values():
+            whole: list[str] = []
+            for location in data["messages"].values():
                 if isinstance(location, dict):
                     flat.update(location)
-            body = {"message": str(ValidationFailed.default_message), "errors": flat}
+                elif isinstance(location, list):
+                    whole.extend(str(m) for m in location)
+            if flat:
+                body = {"message": str(ValidationFailed.default_message), "errors": flat}
+            elif any("json" in m.lower() for m in whole):
+                body = {"message": str(_l("The request body is not valid JSON; send a JSON object."))}
+            else:
+                body = {"message": " ".join(whole) or str(ValidationFailed.default_message)}
         return _render(err.code or 500, body)
 
     @app.errorhandler(Exception)

@@ -7,10 +7,11 @@ trace, and writes nothing.  Bad ticket and task requests get a JSON error with a
 from __future__ import annotations
 
 import io
+import json
 import re
 import struct
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,16 @@ def upload(files: dict[str, bytes]):
     return {"files": [(io.BytesIO(content), name) for name, content in files.items()]}
 
 
+def post_files(client, files: dict[str, bytes], *, lang: str | None = "en", data=None):
+    """POST /process-definitions with ``files``; ``lang`` None: the desk's default language."""
+    headers = {"Accept-Language": lang} if lang else {}
+    res = client.post("/process-definitions", data=data if data is not None else upload(files),
+                      content_type="multipart/form-data", headers=headers)
+    # werkzeug's test client spools big multipart bodies to a temporary file it never closes
+    res.request.environ["wsgi.input"].close()
+    return res
+
+
 def assert_no_leak(text: str) -> None:
     for pattern in LEAKS:
         assert not pattern.search(text), f"error output leaks {pattern.pattern!r}: {text[:2000]}"
@@ -67,6 +78,13 @@ def written(db) -> dict[str, int]:
 
     return {m.__name__: db.session.execute(select(func.count()).select_from(m)).scalar()
             for m in (ProcessDefinition, Deployment, DeploymentFile, Form, DefinitionForm, Spec, Group)}
+
+
+def light_user(login: str, roles: tuple[str, ...], groups: tuple[str, ...] = ()):
+    """A user without a password (API tokens only): no slow password hashing."""
+    from app.services.users import save_user
+
+    return save_user(login, roles=list(roles), groups=list(groups), email=f"{login}@example.test")
 
 
 def diagram(pid: str, padding: int = 0) -> bytes:
@@ -115,7 +133,6 @@ class Case:
     says: str                      # words of its message
     element_id: str | None = None  # for element problems: the element ...
     lines: tuple[int, ...] = ()    # ... and its line (any of these; () = no line expected)
-    extra: dict = field(default_factory=dict)
 
 
 def _cases() -> dict[str, Case]:
@@ -183,8 +200,7 @@ def procadmin(db):
 def test_bad_upload_is_the_lint_list_via_api(api, db, procadmin, name):
     case = CASES[name]
     before = written(db)
-    res = api.as_(procadmin).post("/process-definitions", data=upload(case.files),
-                                  content_type="multipart/form-data")
+    res = post_files(api.as_(procadmin), case.files)
     body = assert_json_error(res, 422)
     errors = body["errors"]
     assert isinstance(errors, list) and errors
@@ -202,8 +218,8 @@ def test_bad_upload_is_the_lint_list_via_api(api, db, procadmin, name):
 @pytest.mark.parametrize("name", CASES, ids=list(CASES))
 def test_bad_upload_is_the_same_list_via_cli(app, api, db, procadmin, tmp_path, name):
     case = CASES[name]
-    api_errors = api.as_(procadmin).post("/process-definitions", data=upload(case.files),
-                                         content_type="multipart/form-data").get_json()["errors"]
+    # the CLI speaks the desk's default language: ask the API in the same one
+    api_errors = post_files(api.as_(procadmin), case.files, lang=None).get_json()["errors"]
     paths = []
     for file_name, content in case.files.items():
         path = tmp_path / file_name
@@ -240,28 +256,45 @@ def test_cli_with_only_files_of_unknown_type_names_them(app, db, tmp_path):
 def test_a_bad_file_among_good_ones_writes_nothing_and_the_good_bundle_still_deploys(api, db, procadmin):
     before = written(db)
     files = {**mini(), "script_syntax.bpmn": bad("script_syntax.bpmn"), "xxe.bpmn": bad("xxe.bpmn")}
-    res = api.as_(procadmin).post("/process-definitions", data=upload(files), content_type="multipart/form-data")
+    res = post_files(api.as_(procadmin), files)
     body = assert_json_error(res, 422)
     assert {e["file"] for e in body["errors"]} == {"script_syntax.bpmn", "xxe.bpmn"}  # every problem at once
     assert written(db) == before
-    ok = api.as_(procadmin).post("/process-definitions", data=upload(mini()), content_type="multipart/form-data")
+    ok = post_files(api.as_(procadmin), mini())
     assert ok.status_code == 201, ok.get_json()
+
+
+def test_a_bad_new_version_keeps_the_deployed_one_working(app, api, db, procadmin, tmp_path):
+    assert post_files(api.as_(procadmin), mini()).status_code == 201
+    broken = {**mini(), "mini.bpmn": mini()["mini.bpmn"].replace(b"solve_at_line1 == True", b"solve_at_line1 ==")}
+    before = written(db)
+    body = assert_json_error(post_files(api.as_(procadmin), broken), 422)
+    problem = _relevant(body["errors"], Case({}, "mini.bpmn", "cannot be used"))
+    assert problem["element_id"] == "f_solved" and problem["line"], problem
+    (tmp_path / "mini.bpmn").write_bytes(broken["mini.bpmn"])
+    result = app.test_cli_runner().invoke(args=["deploy", str(tmp_path / "mini.bpmn")])
+    assert result.exit_code == 1 and "mini.bpmn" in result.output, result.output
+    assert written(db) == before
+    detail = api.as_(procadmin).get("/process-definitions/mini").get_json()
+    assert detail["active_version"] == 1 and [v["version"] for v in detail["versions"]] == [1]
+    assert b"solve_at_line1 == True" in detail["xml"].encode()
+    requester = light_user("b_req2", ("requester",))
+    res = api.as_(requester).post("/tickets", json={"process": "mini", "subject": "Still works"})
+    assert res.status_code == 201 and res.get_json()["process"] == {"key": "mini", "version": 1}
 
 
 def test_upload_over_max_content_length_is_a_json_413(app, api, db, procadmin):
     before = written(db)
     limit = app.config["MAX_CONTENT_LENGTH"]
     payload = diagram("bad_toolarge", padding=limit + 1024)
-    res = api.as_(procadmin).post("/process-definitions", data=upload({"big.bpmn": payload}),
-                                  content_type="multipart/form-data")
+    res = post_files(api.as_(procadmin), {"big.bpmn": payload})
     assert_json_error(res, 413)
     assert written(db) == before
 
 
 def test_an_empty_multipart_part_is_a_clear_error(api, db, procadmin):
     before = written(db)
-    res = api.as_(procadmin).post("/process-definitions", data={"files": [(io.BytesIO(b""), "")]},
-                                  content_type="multipart/form-data")
+    res = post_files(api.as_(procadmin), {}, data={"files": [(io.BytesIO(b""), "")]})
     body = assert_json_error(res, 422)
     assert body["errors"] and all(e["message"] for e in body["errors"])
     assert written(db) == before
@@ -274,13 +307,6 @@ def test_deploy_with_a_json_body_instead_of_files_is_a_clear_error(api, db, proc
 
 
 # --- bad requests to tickets and tasks -----------------------------------------------------------
-
-def light_user(login: str, roles: tuple[str, ...], groups: tuple[str, ...] = ()):
-    """A user without a password (API tokens only): no slow password hashing."""
-    from app.services.users import save_user
-
-    return save_user(login, roles=list(roles), groups=list(groups), email=f"{login}@example.test")
-
 
 @pytest.fixture()
 def desk(db, make):
@@ -312,14 +338,14 @@ def _ticket(api, desk) -> dict:
 ], ids=["subject number", "subject list", "data list", "data string", "process object", "priority list",
         "description object", "unknown channel", "data too large", "subject null"])
 def test_ticket_with_wrong_types_is_a_field_error(api, desk, payload, field_name):
-    before = _count_tickets(desk)
+    before = _count_tickets()
     res = api.as_(desk["requester"]).post("/tickets", json=payload)
     body = assert_json_error(res, 422)
     assert isinstance(body["errors"], dict) and field_name in body["errors"], body
-    assert _count_tickets(desk) == before
+    assert _count_tickets() == before
 
 
-def _count_tickets(_desk) -> int:
+def _count_tickets() -> int:
     from app.extensions import db
     from app.models import Instance, Ticket
 
@@ -339,10 +365,21 @@ def _count_tickets(_desk) -> int:
 ], ids=["text body", "form body", "broken json", "truncated json", "empty json", "json list", "json string",
         "binary garbage"])
 def test_ticket_with_a_body_that_is_not_a_json_object_is_a_clear_error(api, desk, raw, content_type, status):
-    before = _count_tickets(desk)
+    before = _count_tickets()
     res = api.as_(desk["requester"]).post("/tickets", data=raw.encode("latin-1"), content_type=content_type)
     assert_json_error(res, status)
-    assert _count_tickets(desk) == before
+    assert _count_tickets() == before
+
+
+@pytest.mark.parametrize("raw", ["{not json at all", '{"process": "mini", "subject": "x"'],
+                         ids=["broken", "truncated"])
+def test_broken_json_body_says_that_it_is_not_json(api, desk, raw):
+    res = api.as_(desk["requester"]).post("/tickets", data=raw, content_type="application/json",
+                                          headers={"Accept-Language": "en"})
+    body = assert_json_error(res, 400)
+    # the client must learn what is wrong: not "some fields are not valid" with no field named
+    said = body["message"] + " " + json.dumps(body.get("errors") or {})
+    assert "json" in said.lower(), body
 
 
 @pytest.mark.parametrize("method, path, payload", [
