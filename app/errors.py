@@ -86,6 +86,10 @@ def _render(status: int, body: dict[str, Any]):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
+        # a refused request writes nothing, whatever the service had already added
+        from .extensions import db
+
+        db.session.rollback()
         return _render(err.status, err.to_dict())
 
     @app.errorhandler(HTTPException)

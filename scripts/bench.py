@@ -212,9 +212,12 @@ def main() -> int:
     history = 200 if args.quick else 1000
 
     repeats = 3
-    bare = bare_engine(max(rounds, 200) + 5)
-    baseline = ("bare_engine_step", min([median(bare[5:5 + rounds])] + [
-        median(bare_engine(rounds + 5)[5:]) for _ in range(repeats - 1)]))
+    bare = bare_engine(205)
+    # bare SpiffWorkflow grows with history: its baseline is taken where it is cheapest, on
+    # a fresh instance (rounds 5-35), the same depth our own figures start from
+    window = 30
+    baseline = ("bare_engine_step", min([median(bare[5:5 + window])] + [
+        median(bare_engine(window + 5)[5:]) for _ in range(repeats - 1)]))
     line("bare_engine_step", baseline[1])
     line("bare_engine_growth_200", median(bare[190:200]), ("bare_rounds_1-10", median(bare[0:10])),
          extra="(plain SpiffWorkflow keeps every finished task)")

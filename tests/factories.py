@@ -10,16 +10,23 @@ _seq = itertools.count(1)
 
 
 class Factories:
+    """Test data, committed as it is made (inside the test's outer transaction, which is still
+    rolled back afterwards): a refused request rolls its own work back, never the setup."""
+
     def __init__(self, db):
         self.db = db
+
+    def _saved(self, obj):
+        self.db.session.commit()
+        return obj
 
     def user(self, login: str | None = None, *, roles: tuple[str, ...] = ("requester",),
              groups: tuple[str, ...] = (), manager: str | None = None, password: str = "password-123"):
         from app.services.users import save_user
 
         login = login or f"user{next(_seq)}"
-        return save_user(login, password=password, roles=list(roles), groups=list(groups), manager=manager,
-                         email=f"{login}@example.test")
+        return self._saved(save_user(login, password=password, roles=list(roles), groups=list(groups),
+                                     manager=manager, email=f"{login}@example.test"))
 
     def staff(self):
         """The demo cast: one user per role, in the groups the shipped diagrams use."""
@@ -39,12 +46,12 @@ class Factories:
     def token(self, user) -> str:
         from app.services.users import issue_token
 
-        return issue_token(user, "test")
+        return self._saved(issue_token(user, "test"))
 
     def deploy(self, files: dict[str, bytes], actor=None):
         from app.services.definitions import deploy_files
 
-        return deploy_files(files, actor)
+        return self._saved(deploy_files(files, actor))
 
     def deploy_shipped(self, actor=None):
         files = {p.name: p.read_bytes() for d in ("bpmn", "forms") for p in sorted((ROOT / d).iterdir())
@@ -55,7 +62,7 @@ class Factories:
         from app.services.tickets import create_ticket
 
         kwargs.setdefault("subject", f"Printer on floor {next(_seq)} is jammed")
-        return create_ticket(actor, process=process, **kwargs)
+        return self._saved(create_ticket(actor, process=process, **kwargs))
 
 
 class ApiClient:
@@ -80,7 +87,9 @@ class ApiClient:
         return headers
 
     def get(self, path: str, **kw):
+        self.make.db.session.commit()  # whatever the test set up is in the database, as for a real client
         return self.client.get(f"/api/v1{path}", headers=self._headers(kw.pop("headers", None)), **kw)
 
     def post(self, path: str, **kw):
+        self.make.db.session.commit()
         return self.client.post(f"/api/v1{path}", headers=self._headers(kw.pop("headers", None)), **kw)
