@@ -5,7 +5,9 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import url_for
+from sqlalchemy import select
 
+from ..extensions import db
 from ..models import Event, Instance, Ticket, TicketMessage, Timer, WorkItem
 from ..services import tickets as ticket_service
 from ..services.definitions import form_for
@@ -28,10 +30,6 @@ def event(ev: Event) -> dict[str, Any]:
 
 
 def ticket(t: Ticket, *, with_history: bool = True) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from ..extensions import db
-
     stages = [stage(i) for i in ticket_service.ticket_stages(t)]
     history = []
     if with_history:

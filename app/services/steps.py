@@ -7,7 +7,6 @@ Jobs to wake are registered with ``on_commit``; nothing here commits.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any, Callable
 
 from flask import current_app
@@ -256,6 +255,3 @@ def deliver_pending(ticket: Ticket, instance: Instance, actor: User | None) -> N
         if not delivered:
             return
 
-
-def now() -> datetime:
-    return utcnow()

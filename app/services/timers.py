@@ -56,7 +56,7 @@ def _record_failure(timer_id: int, message: str) -> None:
     timer.last_error = message
     if timer.attempts >= MAX_ATTEMPTS:
         timer.status = "failed"
-        timer.instance_id and _mark_instance_error(timer.instance_id, message)
+        _mark_instance_error(timer.instance_id, message)
     else:
         timer.due_at = utcnow() + timedelta(seconds=2 ** timer.attempts)
     db.session.flush()
