@@ -74,7 +74,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     from . import models  # noqa: F401  (registers the tables)
-    from .services import uow  # noqa: F401  (after-commit hooks)
+    from .services import uow  # after-commit hooks
+
+    # registered after db.init_app, so it runs before Flask-SQLAlchemy removes the session
+    app.teardown_appcontext(uow.end_read_only_transaction)
 
     @login_manager.user_loader
     def _load_user(user_id: str):

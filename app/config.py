@@ -43,7 +43,9 @@ def engine_options(url: str) -> dict:
         # writers queue for SQLite's single write lock (BEGIN IMMEDIATE): room for them to wait
         return {"connect_args": {"timeout": 30, "check_same_thread": False},
                 "pool_size": 10, "max_overflow": 30, "pool_timeout": 60}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # LIFO: the most recently used connection serves the next request, so its prepared
+    # statements are hot and the spare ones can idle out
+    return {"pool_pre_ping": True, "pool_use_lifo": True, "pool_size": 10, "max_overflow": 20}
 
 
 def load_config() -> dict:

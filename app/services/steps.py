@@ -109,14 +109,12 @@ def _apply(ticket: Ticket, instance: Instance, result: StepResult, actor: User |
             {"status": [old_status, ticket.status]} if ticket.status != old_status else {})})
 
 
-def _group_id_for_lane(lane: str | None) -> int | None:
-    """The support group a lane names (looked up once per transaction)."""
+def _group_id_for_lane(lane: str | None) -> Any:
+    """The support group a lane names, as a subquery the work item's INSERT carries: no
+    round trip of its own, and always the group of that name at commit time."""
     if not lane:
         return None
-    cache = db.session.info.setdefault("stagedesk_lane_groups", {})
-    if lane not in cache:
-        cache[lane] = db.session.execute(select(Group.id).where(Group.name == lane)).scalar()
-    return cache[lane]
+    return select(Group.id).where(Group.name == lane).scalar_subquery()
 
 
 def _open_stage(ticket: Ticket, instance: Instance, effect: StageOpened, actor: User | None) -> WorkItem:

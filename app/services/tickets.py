@@ -111,7 +111,11 @@ def _conflict_for(item_id: int) -> Conflict:
 
 def complete_stage(actor: User, item_id: int, data: dict[str, Any], *, locale: str = "en") -> WorkItem:
     """Complete the stage ``item_id`` with form ``data``; 409 if someone was first."""
-    item = db.session.get(WorkItem, item_id, options=[joinedload(WorkItem.ticket).joinedload(Ticket.instance)])
+    # the ticket, its state and its watchers (whom the step may notify) in one round trip
+    ticket_path = joinedload(WorkItem.ticket)
+    item = db.session.get(WorkItem, item_id, options=[
+        ticket_path.joinedload(Ticket.instance),
+        ticket_path.joinedload(Ticket.watchers).lazyload(Watcher.user)])
     if item is None:
         raise NotFound(_l("Task %(id)s does not exist.", id=item_id))
     if not can_view_item(actor, item):
