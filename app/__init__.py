@@ -5,13 +5,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .config import load_config
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
@@ -24,8 +24,20 @@ def _locale() -> str:
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     if getattr(current_user, "is_authenticated", False) and current_user.locale:
         return current_user.locale
+    chosen = session.get("locale")  # the language switch, before signing in
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
     return (request.accept_languages.best_match(current_app.config["LANGUAGES"])
             or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def _timezone() -> str:
+    from flask import current_app, has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and getattr(current_user, "is_authenticated", False) and current_user.timezone:
+        return current_user.timezone
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 @event.listens_for(Engine, "connect")
@@ -68,10 +80,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
-    babel.init_app(app, locale_selector=_locale, default_translation_directories="translations")
+    babel.init_app(app, locale_selector=_locale, timezone_selector=_timezone,
+                   default_translation_directories="translations")
     app.jinja_env.globals["get_locale"] = get_locale
     csrf.init_app(app)
     login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Redis down: the limits still hold, counted in this process's memory, and signing in works
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    limiter.init_app(app)
 
     from . import models  # noqa: F401  (registers the tables)
     from .services import uow  # after-commit hooks
@@ -84,12 +104,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return db.session.get(models.User, int(user_id))
 
     from .api import init_api
+    from .auth import bp as auth_bp
     from .cli import register_cli
     from .errors import register_error_handlers
     from .views import bp as home_bp
+    from .admin import bp as admin_bp
+    from .desk import bp as desk_bp
+    from .portal import bp as portal_bp
+    from .web.context import init_web
+    from .web.files import bp as files_bp
 
     init_api(app)
+    init_web(app)
     app.register_blueprint(home_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(files_bp)
+    app.register_blueprint(portal_bp, url_prefix="/portal")
+    app.register_blueprint(desk_bp, url_prefix="/desk")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
     register_error_handlers(app)
     register_cli(app)
     return app

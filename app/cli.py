@@ -14,6 +14,14 @@ from .extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOYABLE = (".bpmn", ".dmn", ".json", ".zip", ".xml")
+#: name, process, subject, service, category, priority
+DEMO_TEMPLATES = (
+    ("Не печатает принтер", "incident", "Принтер не печатает", "Печать", "incident", "P3"),
+    ("Сброс пароля", "incident", "Не могу войти: нужен сброс пароля", "Учётные записи", "incident", "P2"),
+    ("Нет доступа к сети", "incident", "Нет доступа к сети", "Сеть", "incident", "P2"),
+    ("Новое рабочее место", "service_request", "Подготовить рабочее место для нового сотрудника",
+     "Рабочие места", "service_request", "P4"),
+)
 DEMO_USERS = (
     # login, role, groups, manager, display name
     ("admin", "admin", (), None, "Администратор"),
@@ -119,6 +127,21 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(value)
 
+    def _demo_templates() -> int:
+        """A few templates of frequent requests, once (in the desk's default language, Russian)."""
+        from sqlalchemy import func, select
+
+        from .models import Group, TicketTemplate
+
+        if db.session.execute(select(func.count()).select_from(TicketTemplate)).scalar():
+            return 0
+        line1 = db.session.execute(select(Group.id).where(Group.name == "Line 1")).scalar()
+        for position, (name, process, subject, service, category, priority) in enumerate(DEMO_TEMPLATES):
+            db.session.add(TicketTemplate(name=name, process_key=process, subject=subject, service=service,
+                                          category=category, priority=priority, group_id=line1,
+                                          for_requesters=True, position=position, active=True))
+        return len(DEMO_TEMPLATES)
+
     @app.cli.command("demo")
     def demo():
         """Load the shipped diagrams, forms and demo users (idempotent)."""
@@ -142,9 +165,12 @@ def register_cli(app: Flask) -> None:
             db.session.rollback()
             _print_problems(err)
             sys.exit(1)
+        templates = _demo_templates()
         db.session.commit()
         for p in processes:
             click.echo(f"process {p['key']} v{p['version']} ({'deployed' if p['created'] else 'unchanged'})")
+        if templates:
+            click.echo(f"ticket templates: {templates} added")
         click.echo("demo users (login / password):")
         for login, role, *_ in DEMO_USERS:
             password = f"{login}-demo" if login in created else "(unchanged since an earlier run)"

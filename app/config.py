@@ -59,6 +59,8 @@ def load_config() -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0"),
         "SMTP_URL": os.environ.get("SMTP_URL", "console://"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("STAGEDESK_MAX_UPLOAD_MB", "16")) * 1024 * 1024,
+        #: one attached file (the whole request is limited by STAGEDESK_MAX_UPLOAD_MB)
+        "MAX_UPLOAD_FILE_MB": int(os.environ.get("STAGEDESK_MAX_FILE_MB", "10")),
         "BABEL_DEFAULT_LOCALE": os.environ.get("STAGEDESK_BABEL_DEFAULT_LOCALE", "ru"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("STAGEDESK_TIMEZONE", "Europe/Moscow"),
         "LANGUAGES": ["ru", "en"],
@@ -77,4 +79,9 @@ def load_config() -> dict:
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
         "WTF_CSRF_TIME_LIMIT": None,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": os.environ.get("STAGEDESK_SECURE_COOKIES", "0") == "1",
+        #: failed and successful sign-ins alike, per client address and per login
+        "LOGIN_RATE_LIMIT": os.environ.get("STAGEDESK_LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
     }

@@ -77,6 +77,17 @@ def _wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
+#: our own words for HTTP errors whose werkzeug description is English and technical
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood; reload the page and try again."),
+    403: _l("You may not open this page."),
+    404: _l("This page does not exist."),
+    405: _l("This address does not accept this kind of request."),
+    413: _l("The upload is too large."),
+}
+CSRF_MESSAGE = _l("The form has expired or was sent from another site; reload the page and send it again.")
+
+
 def _render(status: int, body: dict[str, Any]):
     if _wants_json():
         return jsonify(body), status
@@ -94,7 +105,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        body: dict[str, Any] = {"message": err.description or err.name}
+        from flask_wtf.csrf import CSRFError
+
+        description = err.description
+        if isinstance(err, CSRFError):
+            description = str(CSRF_MESSAGE)
+        elif err.code in HTTP_MESSAGES and description == type(err).description:
+            description = str(HTTP_MESSAGES[err.code])  # werkzeug's stock text: say it our way
+        body: dict[str, Any] = {"message": description or err.name}
         data = getattr(err, "data", None)  # webargs/flask-smorest put validation messages here
         if isinstance(data, dict) and "messages" in data:
             # {"json": {field: [...]}} → {field: [...]}; a list under a location is about

@@ -1,5 +1,7 @@
 """Extension objects, created unbound; ``create_app`` binds them (``init_app``)."""
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +26,5 @@ migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
+#: rate limits (the login form); counters live in Redis, shared by every web process
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")

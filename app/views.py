@@ -1,28 +1,30 @@
-"""The minimal home page (the desk and portal come with their own issue)."""
+"""The start page (each person is sent on to where they work) and the health check."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from sqlalchemy import func, select
+from flask import Blueprint, redirect, render_template
+from flask_login import current_user
+from sqlalchemy import select
 
 from .extensions import db
-from .models import ProcessDefinition, Ticket, WorkItem
+from .web.guard import public
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
+@public
 def index():
-    counts = {
-        "processes": db.session.execute(select(func.count(func.distinct(ProcessDefinition.key)))).scalar(),
-        "open_tickets": db.session.execute(select(func.count()).select_from(Ticket)
-                                           .where(Ticket.closed.is_(False))).scalar(),
-        "open_stages": db.session.execute(select(func.count()).select_from(WorkItem)
-                                          .where(WorkItem.status == "open")).scalar(),
-    }
-    return render_template("home.html", counts=counts)
+    if current_user.is_authenticated:
+        from .auth.views import landing_for
+
+        target = landing_for(current_user)
+        if target != "/":
+            return redirect(target)
+    return render_template("home.html")
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     db.session.execute(select(1))
     return {"status": "ok"}

@@ -239,6 +239,9 @@ def main() -> int:
         if not args.no_pg:
             url = reset_postgres(args.pg_admin_url, "stagedesk_bench")
             run_backend("pg", url, Path(tmp), rounds, history, baseline_block, repeats)
+    if not args.no_pg:  # the desk inbox at 100,000 open work items (issue 3, point 11)
+        import bench_inbox
+        bench_inbox.main(["--pg-admin-url", args.pg_admin_url] + (["--quick"] if args.quick else []))
     return 0
 
 

@@ -83,6 +83,12 @@ def app(backend):
         "SQLALCHEMY_DATABASE_URI": backend["database_url"],
         "REDIS_URL": backend["redis_url"],
         "SECRET_KEY": "test-secret",
+        # sign-ins are rate limited; tests sign in far more often than people (the limit's
+        # own test lowers it)
+        "LOGIN_RATE_LIMIT": "100000 per minute",
+        # the desk's own default is Russian (tests/test_translations.py checks it); tests read
+        # English unless they ask for Russian
+        "BABEL_DEFAULT_LOCALE": "en",
     })
     with application.app_context():
         upgrade()  # the real migrations, not create_all: a model change without one fails here
@@ -161,6 +167,14 @@ def make(db):
     from factories import Factories
 
     return Factories(db)
+
+
+@pytest.fixture()
+def web(client, make):
+    """Use the web pages as a user: ``web.as_(user).post(path, data=...)`` (CSRF token added)."""
+    from factories import WebClient
+
+    return WebClient(client, make)
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,26 @@ class Factories:
         return self._saved(create_ticket(actor, process=process, **kwargs))
 
 
+    def stage(self, requester, *, assignee=None, group: str | None = "Line 1", priority: str | None = None,
+              due=None, subject: str | None = None, process: str = "incident"):
+        """A new ticket's open first stage, then placed as the test needs (assignee, group
+        queue, priority, due time). Needs the process deployed (``deploy_shipped``)."""
+        from sqlalchemy import select
+
+        from app.models import WorkItem
+        from app.services.users import ensure_group
+
+        ticket = self.ticket(requester, process=process, **({"subject": subject} if subject else {}))
+        item = self.db.session.execute(select(WorkItem).where(
+            WorkItem.ticket_id == ticket.id, WorkItem.status == "open")).scalar_one()
+        item.assignee_id = assignee.id if assignee else None
+        item.group_id = ensure_group(group).id if group else None
+        item.due_at = due
+        ticket.priority = priority
+        self.db.session.commit()
+        return item
+
+
 class ApiClient:
     def __init__(self, client, make: Factories):
         self.client = client
@@ -93,3 +114,61 @@ class ApiClient:
     def post(self, path: str, **kw):
         self.make.db.session.commit()
         return self.client.post(f"/api/v1{path}", headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+class WebClient:
+    """The web pages as a signed-in person (or anonymous): signs in through the login form
+    once per user and adds the CSRF token to every form post."""
+
+    _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+    def __init__(self, client, make: Factories, user=None):
+        self.client = client
+        self.make = make
+        self.user = user
+
+    def as_(self, user) -> "WebClient":
+        """A fresh browser (its own cookies) signed in as ``user`` (None: anonymous)."""
+        other = WebClient(self.client.application.test_client(), self.make, user)
+        # the desk's default language is Russian; tests read English unless they switch
+        other.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        if user is not None:
+            self.make.db.session.commit()
+            token = other.csrf()
+            self._new_request()
+            res = other.client.post("/login", data={"login": user.login, "password": "password-123",
+                                                    "csrf_token": token})
+            assert res.status_code == 302, f"signing in as {user.login} failed: {res.status_code}"
+        return other
+
+    @staticmethod
+    def _new_request() -> None:
+        """Tests run requests inside their own app context, which Flask then shares with every
+        request: forget the user and the language the previous request (another browser) set."""
+        import flask_babel
+        from flask import g, has_app_context
+
+        if has_app_context():
+            for key in ("_login_user", "csrf_token"):  # Flask-Login's user, Flask-WTF's token
+                g.pop(key, None)
+            flask_babel.refresh()
+
+    def csrf(self) -> str:
+        self._new_request()
+        page = self.client.get("/login").get_data(as_text=True)
+        match = self._CSRF.search(page)
+        assert match, "no CSRF token on the login page"
+        return match.group(1)
+
+    def get(self, path: str, **kw):
+        self.make.db.session.commit()  # what the test set up is in the database, as for a real browser
+        self._new_request()
+        return self.client.get(path, **kw)
+
+    def post(self, path: str, data: dict | None = None, *, csrf: bool = True, **kw):
+        self.make.db.session.commit()
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf())
+        self._new_request()
+        return self.client.post(path, data=data, **kw)

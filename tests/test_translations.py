@@ -44,3 +44,23 @@ def test_home_page_in_russian_and_english(app):
     en = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
     assert "Служба поддержки Stagedesk" in ru and '<html lang="ru">' in ru
     assert "Stagedesk service desk" in en and '<html lang="en">' in en
+
+
+def test_the_desk_speaks_russian_unless_someone_asks_otherwise(backend):
+    """Out of the box (no Accept-Language, no choice made) pages, API errors and messages
+    outside requests are Russian; STAGEDESK_BABEL_DEFAULT_LOCALE changes that."""
+    from flask_babel import gettext
+
+    from app import create_app
+    from app.config import load_config
+    from app.extensions import db as _db
+
+    assert load_config()["BABEL_DEFAULT_LOCALE"] == "ru"
+    desk = create_app({"SQLALCHEMY_DATABASE_URI": backend["database_url"], "SECRET_KEY": "test-secret",
+                       "REDIS_URL": backend["redis_url"], "BABEL_DEFAULT_LOCALE": "ru"})
+    client = desk.test_client()
+    assert '<html lang="ru">' in client.get("/login").get_data(as_text=True)
+    assert client.get("/api/v1/tasks").get_json()["message"] == "Войдите в систему или передайте действующий API-токен."
+    with desk.app_context():
+        assert gettext("Sign in") != "Sign in"  # jobs and the CLI speak the default language too
+        _db.engine.dispose()

@@ -42,6 +42,7 @@ def ticket(t: Ticket, *, with_history: bool = True) -> dict[str, Any]:
         "status": t.status, "priority": t.priority, "category": t.category, "service": t.service,
         "channel": t.channel, "requester": t.requester.login if t.requester else None, "closed": t.closed,
         "created_at": t.created_at, "closed_at": t.closed_at,
+        "rating": t.rating, "rating_comment": t.rating_comment, "parent_id": t.parent_id,
         "process": {"key": definition.key, "version": definition.version} if definition else None,
         "stages": stages, "open_stages": [s for s in stages if s["status"] == "open"],
         # SLA clocks arrive with the SLA issue; until then a ticket has none.

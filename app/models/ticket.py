@@ -30,7 +30,11 @@ class Instance(db.Model):
 
 class Ticket(db.Model):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_requester_closed", "requester_id", "closed"),)
+    __table_args__ = (
+        Index("ix_tickets_requester_closed", "requester_id", "closed"),
+        # the desk's "priority" sort walks tickets in (priority, id) order (services/queues.py)
+        Index("ix_tickets_priority_id", "priority", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
     subject: Mapped[str] = mapped_column(String(500))
@@ -46,6 +50,10 @@ class Ticket(db.Model):
     process_key: Mapped[str] = mapped_column(String(255), index=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), unique=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    sprint_id: Mapped[int | None] = mapped_column(ForeignKey("sprints.id", ondelete="SET NULL"), index=True)
+    estimate: Mapped[int | None] = mapped_column(Integer)  # effort in hours, for sprints
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, from the requester's "rate" stage
+    rating_comment: Mapped[str | None] = mapped_column(Text)
     created_at = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at = mapped_column(UTCDateTime, nullable=True)
@@ -53,6 +61,8 @@ class Ticket(db.Model):
     requester = relationship("User", foreign_keys=[requester_id])
     instance = relationship(Instance)  # carries the engine state: loaded when needed
     watchers = relationship("Watcher", cascade="all, delete-orphan")
+    parent = relationship("Ticket", remote_side=[id], foreign_keys=[parent_id])
+    sprint = relationship("Sprint")
 
 
 class Watcher(db.Model):
@@ -84,6 +94,11 @@ class WorkItem(db.Model):
         Index("ix_work_items_status_assignee", "status", "assignee_id", "id"),
         Index("ix_work_items_status_group", "status", "group_id", "id"),
         Index("ix_work_items_instance_task", "instance_id", "engine_task_id"),
+        # the desk inbox (services/queues.py): all open work by id, by due date, and the
+        # new-work counter's unassigned-in-my-groups count as an index-only scan
+        Index("ix_work_items_status_id", "status", "id"),
+        Index("ix_work_items_status_due", "status", "due_at", "id"),
+        Index("ix_work_items_status_group_assignee", "status", "group_id", "assignee_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)

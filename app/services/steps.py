@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 #: ticket columns kept in step with the process data of the same name (a stage such as
 #: registration may set them); ``requester`` is a login, ``description`` rich text
-SYNCED_FIELDS = ("subject", "description", "priority", "category", "service", "channel", "requester")
+SYNCED_FIELDS = ("subject", "description", "priority", "category", "service", "channel", "requester",
+                 "rating", "rating_comment")
 MAX_INBOX_ROUNDS = 20
 
 
@@ -205,6 +206,10 @@ def _sync_ticket_fields(ticket: Ticket, changes: dict[str, tuple[Any, Any]]) -> 
         elif name == "subject":
             if value:
                 ticket.subject = value[:500]
+        elif name == "rating":  # the requester's 1-5 from the "rate" stage
+            ticket.rating = new if isinstance(new, int) and not isinstance(new, bool) and 1 <= new <= 5 else None
+        elif name == "rating_comment":
+            ticket.rating_comment = value[:4000] if value else None
         else:
             limit = Ticket.__table__.c[name].type.length
             setattr(ticket, name, value[:limit] if value else value)

@@ -17,7 +17,7 @@ from ..extensions import db
 from ..i18n import _l
 from ..models import InboxMessage, Instance, Ticket, TicketMessage, User, Watcher, WorkItem
 from ..permissions import READ_TASKS, can_create_ticket, can_execute, can_message_ticket, can_read_ticket, can_view_item, has
-from . import audit, notify, steps
+from . import audit, notify, steps, subtasks
 from .definitions import active_definition, form_for
 from .forms import validate_stage_data
 from .users import find_user
@@ -109,7 +109,8 @@ def _conflict_for(item_id: int) -> Conflict:
     return Conflict()
 
 
-def complete_stage(actor: User, item_id: int, data: dict[str, Any], *, locale: str = "en") -> WorkItem:
+def complete_stage(actor: User, item_id: int, data: dict[str, Any], *, locale: str = "en",
+                   tz: str = "UTC") -> WorkItem:
     """Complete the stage ``item_id`` with form ``data``; 409 if someone was first."""
     # the ticket, its state and its watchers (whom the step may notify) in one round trip
     ticket_path = joinedload(WorkItem.ticket)
@@ -128,13 +129,20 @@ def complete_stage(actor: User, item_id: int, data: dict[str, Any], *, locale: s
     instance = ticket.instance
     spec = form_for(instance.definition_id, item.form)
     cleaned = validate_stage_data(spec, data if data is not None else {}, locale=locale,
-                                  current=instance.data or {})
+                                  current=instance.data or {}, tz=tz, ticket_id=ticket.id)
     task_id = item.engine_task_id
     try:
         audit.record(ticket, "stage.completed", actor, element_id=item.element_id,
                      data={"work_item": item.id, "data": cleaned})
         steps.run_step(ticket, instance, actor, lambda r, p, s: r.complete_task(p, s, task_id, cleaned),
                        cause="stage", completed_task=task_id)
+        # A parent ticket may not be resolved or closed while a child subtask is open (issue 3,
+        # point 6). Judged on the step's outcome, so it holds for any diagram: see
+        # services.subtasks.refuse_if_parent_would_close. Nothing is committed: roll the step back.
+        subtasks.refuse_if_parent_would_close(ticket)
+    except Conflict:
+        db.session.rollback()
+        raise
     except TaskNotReady:
         db.session.rollback()
         raise _conflict_for(item_id) from None

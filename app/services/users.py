@@ -95,11 +95,35 @@ def save_user(login: str, *, password: str | None = None, name: str | None = Non
     return user
 
 
+#: compared against when the login is unknown, so that a wrong login costs as long as a wrong password
+_DUMMY_HASH = generate_password_hash("stagedesk-no-such-user")
+
+
 def check_password(login: str, password: str) -> User | None:
     user = find_user(login)
     if user is None or not user.active or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+def update_profile(user: User, *, name: str | None, locale: str | None, timezone: str | None) -> None:
+    """A person's own settings; unknown languages or time zones are refused by the form."""
+    from zoneinfo import available_timezones
+
+    from flask import current_app
+
+    errors: dict[str, list[str]] = {}
+    if locale is not None and locale not in current_app.config["LANGUAGES"]:
+        errors["language"] = [str(_l("Choose one of: %(choices)s.", choices=", ".join(current_app.config["LANGUAGES"])))]
+    if timezone is not None and timezone not in available_timezones():
+        errors["timezone"] = [str(_l("Unknown time zone %(tz)s.", tz=timezone))]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    if name is not None:
+        user.name = name.strip()[:256]
+    user.locale = locale or user.locale
+    user.timezone = timezone or user.timezone
 
 
 def _hash_token(token: str) -> str:

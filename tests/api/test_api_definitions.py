@@ -95,3 +95,26 @@ def test_cli_user_and_token(app, db):
     token = runner.invoke(args=["token", "anna"])
     assert token.exit_code == 0 and token.output.strip().startswith("sd_")
     assert runner.invoke(args=["token", "nobody"]).exit_code == 1
+
+
+def test_cli_demo_loads_users_templates_and_processes_once(app, db):
+    from sqlalchemy import select
+
+    from app.models import TicketTemplate
+    from app.permissions import MANAGE_USERS
+    from app.services.users import check_password
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "process incident v1 (deployed)" in first.output and "ticket templates: 4 added" in first.output
+    assert check_password("operator", "operator-demo") is not None
+    assert MANAGE_USERS in check_password("admin", "admin-demo").permissions
+    templates = db.session.execute(select(TicketTemplate).order_by(TicketTemplate.position)).scalars().all()
+    assert [t.process_key for t in templates] == ["incident", "incident", "incident", "service_request"]
+    assert all(t.group is not None and t.group.name == "Line 1" for t in templates)
+
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert "(unchanged)" in again.output and "ticket templates" not in again.output
+    assert "operator-demo" not in again.output

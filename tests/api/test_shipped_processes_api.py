@@ -256,6 +256,7 @@ def test_incident_through_every_stage_to_closure(desk):
     tid = walk_incident(desk)
     ticket = desk.closed(tid)
     assert (ticket["data"]["rating"], ticket["data"]["rating_comment"]) == (5, "Quick and polite")
+    assert (ticket["rating"], ticket["rating_comment"]) == (5, "Quick and polite")  # on the ticket, for reports
     assert ticket["data"]["confirmed"] is True and ticket["priority"] == "P2"
     assert desk.ticket(tid, by="requester")["closed"] is True
     kinds = [h["kind"] for h in ticket["history"]]

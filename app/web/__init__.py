@@ -1,0 +1,1 @@
+"""What every people-facing blueprint shares: access rules, template helpers, the test hooks."""
