@@ -9,6 +9,7 @@ from flask import Flask, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -66,9 +67,21 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a number larger than an INTEGER column names nothing (404),
+    instead of reaching the database and failing there."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        from .services.ids import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The only place that wires extensions and blueprints."""
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters["int"] = IdConverter  # before any route: ids beyond INTEGER are 404s
     app.config.update(load_config())
     if config:
         app.config.update(config)

@@ -99,12 +99,21 @@ def can_read_ticket(user: "User | None", ticket: "Ticket") -> bool:
                                                WorkItem.assignee_id.is_not(None)).distinct()).scalars())
 
 
+def is_requesters_own(item: "WorkItem") -> bool:
+    """A stage the diagram gives to the ticket's requester (confirm, rate): theirs alone."""
+    ticket = item.ticket
+    return item.assignee_id is not None and ticket is not None and item.assignee_id == ticket.requester_id
+
+
 def can_execute(user: "User | None", item: "WorkItem") -> bool:
-    """May ``user`` complete this stage?  Its assignee may; otherwise staff of its group."""
+    """May ``user`` complete this stage?  Its assignee may; otherwise staff of its group, and
+    supervisors who distribute work — but never a stage that is the requester's own."""
     if user is None or not user.is_active:
         return False
     if item.assignee_id == user.id:
         return True
+    if is_requesters_own(item):
+        return False  # nobody confirms or rates on the requester's behalf
     if item.assignee_id is None and has(user, EXECUTE_TASKS):
         if item.group_id is None or item.group_id in {g.id for g in user.groups}:
             return True

@@ -10,6 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..auth.forms import LANGUAGE_NAMES, _timezones
 from ..i18n import _l
+from ..services.ids import parse_id
 
 
 class CheckboxesField(SelectMultipleField):
@@ -20,6 +21,16 @@ class CheckboxesField(SelectMultipleField):
 
     def pre_validate(self, form) -> None:  # choices may change between GET and POST: the service checks
         pass
+
+
+def _id(value) -> int:
+    """A checkbox's or select's id: ASCII digits within INTEGER, else an invalid choice."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ValueError(value)
+    return parsed
 
 
 def _locale_choices():
@@ -50,8 +61,8 @@ class UserForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=256)],
                              render_kw={"autocomplete": "new-password"})
     active = BooleanField(_l("Active (may sign in)"), default=True)
-    roles = CheckboxesField(_l("Roles"), coerce=int)
-    groups = CheckboxesField(_l("Groups"), coerce=int)
+    roles = CheckboxesField(_l("Roles"), coerce=_id)
+    groups = CheckboxesField(_l("Groups"), coerce=_id)
     manager = StringField(_l("Manager"), validators=[Length(max=128)],
                           render_kw={"list": "manager-logins", "autocomplete": "off"})
     locale = SelectField(_l("Language"), choices=_locale_choices)
@@ -75,7 +86,7 @@ class TemplateForm(FlaskForm):
     service = StringField(_l("Service"), validators=[Length(max=128)])
     category = SelectField(_l("Category"), choices=_category_choices)
     priority = SelectField(_l("Priority"), choices=_priority_choices)
-    group_id = SelectField(_l("Group"), coerce=lambda v: int(v) if v not in (None, "", "None") else None)
+    group_id = SelectField(_l("Group"), coerce=lambda v: _id(v) if v not in (None, "", "None") else None)
     for_requesters = BooleanField(_l("Offered to requesters on the portal"), default=True)
     position = IntegerField(_l("Position"), default=0, validators=[Optional(), NumberRange(min=0, max=100000)])
     active = BooleanField(_l("Active"), default=True)

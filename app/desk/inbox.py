@@ -20,6 +20,7 @@ from ..services import assignment, queues
 from ..web.context import STAGE_STATES
 from ..web.guard import requires
 from ..web.urls import safe_next
+from ..services.ids import parse_id
 from . import bp
 
 TAB_LABELS = {"mine": _l("My tasks"), "group": _l("My groups' queue"), "undistributed": _l("Undistributed"),
@@ -133,7 +134,7 @@ def _inbox_args(target: str | None) -> MultiDict:
 def assign():
     """Distribute tasks: the ticked stages to one person, or back to their queue."""
     back = safe_next(request.form.get("next"))
-    ids = [int(v) for v in request.form.getlist("item") if v.isdigit()]
+    ids = [i for i in (parse_id(v) for v in request.form.getlist("item")) if i is not None]
     chosen = (request.form.get("assignee") or "").strip()
     try:
         if not chosen:

@@ -25,7 +25,8 @@ from ..services import requesters
 from ..services.templates import get_template, list_templates
 from ..services.tickets import CHANNELS, create_ticket
 from ..services.users import find_user
-from ..web.guard import requires
+from ..web.guard import requires_all
+from ..services.ids import parse_id
 from . import bp
 
 DEFAULT_PROCESS = "incident"
@@ -63,7 +64,8 @@ def _form(choices: requesters.FilingChoices, **kwargs) -> RegisterForm:
 
 
 def _template(value: str | None):
-    return get_template(int(value), for_requesters=False) if value and str(value).isdigit() else None
+    template_id = parse_id(value)
+    return get_template(template_id, for_requesters=False) if template_id is not None else None
 
 
 def _ticket_url(ticket_id: int) -> str | None:
@@ -71,10 +73,9 @@ def _ticket_url(ticket_id: int) -> str | None:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@requires(READ_TASKS)  # staff only (requesters never see other people); see below for "add tasks"
+@requires_all(READ_TASKS, ADD_TASKS)  # staff who register tickets: they see a caller's tickets
 def register():
-    """Staff without "add tasks" (process admins) may look callers up but get no form, and
-    services.tickets.create_ticket refuses their posts (403)."""
+    """Find the caller, see their open and recent tickets, register a new one for them."""
     choices = requesters.filing_choices(str(get_locale()))
     query = (request.args.get("q") or "").strip()
     matches = requesters.find_requesters(query) if query else []

@@ -13,6 +13,7 @@ from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from ..services.ids import parse_id
 from ..web.urls import safe_next
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
@@ -80,7 +81,7 @@ def _render(ticket_id: int, *, status: int = 200, failed_item: int | None = None
             reply_form: ReplyForm | None = None, file_errors: list[str] | None = None, files_lost: bool = False,
             watcher_form: AddWatcherForm | None = None, alert: str | None = None):
     ticket = tickets.get_ticket(current_user, ticket_id)
-    before = request.args.get("history_before", type=int)
+    before = parse_id(request.args.get("history_before"))
     files = attachments.visible_attachments(current_user, ticket)
     files_by_message: dict[int, list] = {}
     for f in files:

@@ -18,6 +18,7 @@ from ..services.attachments import attach, read_uploads
 from ..services.templates import get_template, list_templates
 from ..services.tickets import create_ticket
 from ..web.guard import requires, signed_in
+from ..services.ids import parse_id
 from . import bp
 from .forms import TicketForm, apply_errors
 
@@ -27,7 +28,7 @@ STATES = ("open", "closed", "all")
 
 def int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_id(value)
 
 
 @bp.get("/")
@@ -44,7 +45,8 @@ def index():
 
 
 def _template_from(value: str | None):
-    return get_template(int(value), for_requesters=True) if value and str(value).isdigit() else None
+    template_id = parse_id(value)
+    return get_template(template_id, for_requesters=True) if template_id is not None else None
 
 
 @bp.route("/new", methods=["GET", "POST"])

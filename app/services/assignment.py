@@ -17,7 +17,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..i18n import _l
 from ..models import User, WorkItem
-from ..permissions import DISTRIBUTE_TASKS, EXECUTE_TASKS, has
+from ..permissions import DISTRIBUTE_TASKS, EXECUTE_TASKS, has, is_requesters_own
 from . import audit, notify
 from .queues import visible_condition
 
@@ -98,6 +98,8 @@ def unclaim(actor: User, item_id: int) -> WorkItem:
     item = _load(item_id)
     if item.assignee_id != actor.id:
         raise Forbidden(_l("Only the person a task is assigned to can give it back."))
+    if is_requesters_own(item):
+        raise Forbidden(_l("This stage is the requester's own: it cannot go to a queue."))
     if item.status != "open":
         raise Conflict(_l("This task is already closed."))
     if not _set_assignee(item, actor.id, None):
@@ -157,7 +159,7 @@ def assign(actor: User, item_ids: list[int], assignee: str | None) -> AssignResu
         .where(WorkItem.id.in_(ids), WorkItem.status == "open", visible_condition(actor))).scalars()}
     for item_id in ids:
         item = items.get(item_id)
-        if item is None:
+        if item is None or is_requesters_own(item):  # the requester's own stages stay theirs
             result.skipped.append(item_id)
             continue
         old = item.assignee

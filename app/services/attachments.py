@@ -27,6 +27,8 @@ EXECUTABLE_EXTENSIONS = frozenset({
     "exe", "msi", "msp", "com", "scr", "pif", "cpl", "dll", "sys", "bat", "cmd", "ps1", "psm1", "vbs",
     "vbe", "js", "jse", "wsf", "wsh", "hta", "jar", "lnk", "reg", "gadget", "application", "sh", "bash",
     "run", "bin", "elf", "app", "apk", "ipa", "dmg", "pkg", "deb", "rpm", "appimage", "action", "command",
+    "msc", "chm", "iso", "img", "vhd", "vhdx", "url", "scf", "inf", "py", "pyw", "pl", "rb", "php", "jsp",
+    "xll", "xlam", "ppam", "docm", "xlsm", "pptm", "settingcontent-ms", "library-ms", "appref-ms",
 })
 #: first bytes of programs: Windows PE, ELF, Mach-O (both widths, both byte orders), shebang scripts
 EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
@@ -47,7 +49,8 @@ class Upload:
 def clean_filename(name: str) -> str:
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _CONTROL.sub("", name).strip().lstrip(".")
+    # Windows drops trailing dots and spaces: "evil.bat." must not hide its extension
+    name = _CONTROL.sub("", name).strip().lstrip(".").rstrip(". ")
     if len(name) > 255:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 250 - len(ext)] + dot + ext) if dot and len(ext) < 16 else name[:255]

@@ -25,6 +25,7 @@ from ..i18n import _l
 from ..models import Group, ProcessDefinition, Ticket, User, WorkItem
 from ..models.base import utcnow
 from ..permissions import (EXECUTE_TASKS, READ_TASKS, VIEW_OTHERS_TASKS, VIEW_UNDISTRIBUTED, has)
+from .ids import MAX_ID, parse_id
 from .templates import PRIORITIES
 
 TABS = ("mine", "group", "undistributed", "subordinates", "others")
@@ -126,7 +127,7 @@ class InboxFilters:
         group = _clean(args.get("group"), 12)
         return cls(process=_clean(args.get("process")), stage=_clean(args.get("stage")),
                    state=_clean(args.get("state"), 16), priority=_clean(args.get("priority"), 16),
-                   group=int(group) if group and group.isdigit() else None,
+                   group=parse_id(group),
                    assignee=_clean(args.get("assignee"), 128),
                    overdue=(args.get("overdue") or "") in ("1", "on", "true", "yes"),
                    text=_clean(args.get("text"), MAX_TEXT))
@@ -167,8 +168,8 @@ def _text_condition(text: str) -> ColumnElement[bool]:
     """A ticket number (``INC-42`` or just ``42``) or words of the subject, any case."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     conds = [Ticket.number == text.upper(), Ticket.subject.ilike(f"%{escaped}%", escape="\\")]
-    if text.isdigit() and len(text) < 12:
-        conds.append(Ticket.id == int(text))
+    if parse_id(text) is not None:
+        conds.append(Ticket.id == parse_id(text))
     return or_(*conds)
 
 
@@ -186,8 +187,9 @@ def _decode(cursor: str, sort: str) -> list[Any]:
         raise bad from None
     if not isinstance(values, list) or len(values) != CURSOR_LENGTHS.get(sort) or values[0] != sort:
         raise bad
-    if not all(isinstance(v, int) for v in values[2 if sort in ("priority", "due") else 1:]):
-        raise bad
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID
+               for v in values[2 if sort in ("priority", "due") else 1:]):
+        raise bad  # ids only: a forged huge number must not reach the database
     if sort == "due" and values[1] is not None:
         try:
             values[1] = datetime.fromisoformat(values[1]).astimezone(timezone.utc)

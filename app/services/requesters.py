@@ -19,6 +19,7 @@ from ..models import Attachment, OutboxMessage, Ticket, TicketMessage, TicketTem
 from ..models.base import utcnow
 from .definitions import active_definition, form_for
 from .form_specs import localize
+from .search import like_escape
 
 #: the ITIL priority matrix of the shipped incident process (bpmn/README.md)
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -39,10 +40,6 @@ def phone_digits(text: str | None) -> str:
     return "".join(ch for ch in (text or "") if ch.isdigit())
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _normalized_phone():
     column = User.phone
     for ch in _PHONE_STRIP:
@@ -57,15 +54,15 @@ def _text_variants(query: str) -> set[str]:
 
 
 def _starts_with(column, query: str):
-    conds = [func.lower(column).like(_like_escape(query.lower()) + "%", escape="\\")]
-    conds += [column.like(_like_escape(v) + "%", escape="\\") for v in _text_variants(query)]
+    conds = [func.lower(column).like(like_escape(query.lower()) + "%", escape="\\")]
+    conds += [column.like(like_escape(v) + "%", escape="\\") for v in _text_variants(query)]
     return or_(*conds)
 
 
 def _word_starts_with(column, query: str):
     """A later word of a name starts with ``query`` ("petr" finds "Ivan Petrov")."""
-    conds = [func.lower(column).like("% " + _like_escape(query.lower()) + "%", escape="\\")]
-    conds += [column.like("% " + _like_escape(v) + "%", escape="\\") for v in _text_variants(query)]
+    conds = [func.lower(column).like("% " + like_escape(query.lower()) + "%", escape="\\")]
+    conds += [column.like("% " + like_escape(v) + "%", escape="\\") for v in _text_variants(query)]
     return or_(*conds)
 
 
@@ -98,7 +95,7 @@ def resolve_person(text: str) -> User | None:
     text = (text or "").strip()
     if not text:
         return None
-    user = db.session.execute(select(User).where(User.login == text)).scalar()
+    user = db.session.execute(select(User).where(User.login == text, User.active.is_(True))).scalar()
     if user is None and "@" in text:
         user = db.session.execute(select(User).where(func.lower(User.email) == text.lower(),
                                                      User.active.is_(True)).limit(1)).scalar()

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..i18n import _l
 from ..models import Sprint, Ticket, User, WorkItem
 from ..permissions import MANAGE_SPRINTS, READ_TASKS, can_read_ticket, has
+from .ids import parse_id
 from . import audit
 
 MAX_HOURS = 100_000
@@ -131,8 +132,8 @@ def find_ticket(reference: str) -> Ticket | None:
     text = (reference or "").strip()
     if not text:
         return None
-    if text.isdigit():
-        return db.session.get(Ticket, int(text))
+    if parse_id(text) is not None:
+        return db.session.get(Ticket, parse_id(text))
     return db.session.execute(select(Ticket).where(func.upper(Ticket.number) == text.upper())).scalar()
 
 

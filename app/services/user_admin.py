@@ -23,13 +23,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.security import generate_password_hash
 
-from ..errors import NotFound, ValidationFailed
+from ..errors import Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..i18n import _l
 from ..models import Group, Role, TicketTemplate, User, WorkItem, user_groups, user_roles
 from ..permissions import MANAGE_USERS, PERMISSIONS
 from . import audit
 from .users import LOGIN_RE, ensure_builtin_roles
+from .search import ESCAPE, like_escape
 
 log = logging.getLogger(__name__)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -68,9 +69,11 @@ def list_users(*, q: str = "", after: str | None = None, limit: int = PAGE_SIZE)
                                  selectinload(User.manager))
     text = (q or "").strip()
     if text:
-        pattern = f"%{text.lower()}%"
-        query = query.where(or_(func.lower(User.login).like(pattern), func.lower(User.name).like(pattern),
-                                func.lower(User.email).like(pattern), User.phone.like(f"%{text}%")))
+        pattern = f"%{like_escape(text.lower())}%"
+        query = query.where(or_(func.lower(User.login).like(pattern, escape=ESCAPE),
+                                func.lower(User.name).like(pattern, escape=ESCAPE),
+                                func.lower(User.email).like(pattern, escape=ESCAPE),
+                                User.phone.like(f"%{like_escape(text)}%", escape=ESCAPE)))
     if after:
         query = query.where(User.login > after)
     rows = list(db.session.execute(query.order_by(User.login).limit(limit + 1)).scalars())
@@ -130,6 +133,12 @@ def _active_admin_ids(role_ids: set[int]) -> set[int]:
                                   .where(user_roles.c.role_id.in_(role_ids), User.active.is_(True))).scalars())
 
 
+def _beyond(actor: User, permissions: set[str]) -> list[str]:
+    """The permissions in ``permissions`` that ``actor`` does not hold: an administrator of
+    users may hand out (or take back) only what they hold themselves — no self-promotion."""
+    return sorted(permissions - set(actor.permissions))
+
+
 def _last_admin_error() -> ValidationFailed:
     return ValidationFailed(_l("Nobody else could manage users then."), errors={"_form": [str(_l(
         "This is the last active person who may manage users: give the permission to someone else first."))]})
@@ -169,6 +178,13 @@ def save_user(actor: User, user: User | None, fields: UserFields) -> User:
         errors["locale"] = [str(_l("Choose one of: %(choices)s.", choices=", ".join(current_app.config["LANGUAGES"])))]
     if fields.timezone and fields.timezone not in available_timezones():
         errors["timezone"] = [str(_l("Unknown time zone %(tz)s.", tz=fields.timezone))]
+    beyond = _beyond(actor, {p for r in roles for p in (r.permissions or ())})
+    if beyond:
+        errors["roles"] = [str(_l("You cannot give permissions you do not hold yourself: %(names)s.",
+                                  names=", ".join(beyond)))]
+    if user is not None and user.id != actor.id and _beyond(actor, set(user.permissions)):
+        raise Forbidden(_l("%(login)s holds permissions you do not: only someone who holds them all may "
+                           "change this account.", login=user.login))
     if not errors and user is not None:
         was_admin = user.active and MANAGE_USERS in user.permissions
         will_be_admin = fields.active and any(MANAGE_USERS in (r.permissions or ()) for r in roles)
@@ -346,6 +362,10 @@ def save_role(actor: User, role: Role | None, name: str, permissions: Iterable[s
     unknown = [p for p in perms if p not in PERMISSIONS]
     if unknown:
         errors["permissions"] = [str(_l("Unknown permissions: %(names)s.", names=", ".join(unknown)))]
+    elif _beyond(actor, set(perms) | set(role.permissions or () if role is not None else ())):
+        errors["permissions"] = [str(_l("You cannot give permissions you do not hold yourself: %(names)s.",
+                                        names=", ".join(_beyond(actor, set(perms) | set(
+                                            role.permissions or () if role is not None else ())))))]
     if errors:
         raise ValidationFailed(errors=errors)
     if role is not None and MANAGE_USERS in (role.permissions or ()) and MANAGE_USERS not in perms:

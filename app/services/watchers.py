@@ -11,6 +11,7 @@ from ..models import Ticket, User, Watcher
 from ..permissions import EXECUTE_TASKS, READ_TASKS, has
 from . import audit
 from .tickets import get_ticket
+from .search import like_escape
 
 SEARCH_LIMIT = 20
 
@@ -51,7 +52,7 @@ def find_people(query: str, *, limit: int = SEARCH_LIMIT) -> list[User]:
     if not text:
         return []
     limit = max(1, min(limit, SEARCH_LIMIT))
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = like_escape(text)
     condition = or_(User.login.ilike(f"{escaped}%", escape="\\"), User.email.ilike(f"{escaped}%", escape="\\"),
                     User.name.ilike(f"%{escaped}%", escape="\\"))
     return list(db.session.execute(select(User).where(User.active.is_(True), condition)

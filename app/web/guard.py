@@ -1,7 +1,7 @@
 """Who may open a web view (DESIGN §8).
 
-Every view of the web blueprints states its rule with one of ``public``, ``signed_in`` or
-``requires(*permissions)``; ``enforce`` (a before-request hook) applies it before the view
+Every view of the web blueprints states its rule with one of ``public``, ``signed_in``,
+``requires(*permissions)`` (any of them) or ``requires_all(*permissions)``; ``enforce`` (a before-request hook) applies it before the view
 runs.  A view without a rule is refused (deny by default), and the authorization matrix
 test fails on it.  Object-level checks (may this user see *this* ticket?) stay in the
 services; these rules are the door to the route.  The REST API (``/api/``) has its own
@@ -28,13 +28,15 @@ UNGUARDED_ENDPOINTS = frozenset({"static"})
 class Rule:
     login: bool
     any_of: tuple[str, ...] = ()  # at least one of these permissions; empty: any signed-in user
+    all_of: tuple[str, ...] = ()  # and every one of these
 
     def allows(self, user) -> bool:
         if not self.login:
             return True
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             return False
-        return not self.any_of or any(has(user, p) for p in self.any_of)
+        return ((not self.any_of or any(has(user, p) for p in self.any_of))
+                and all(has(user, p) for p in self.all_of))
 
 
 def _mark(rule: Rule) -> Callable[[F], F]:
@@ -59,6 +61,13 @@ def requires(*permissions: str) -> Callable[[F], F]:
     if not permissions:
         raise ValueError("requires() needs at least one permission; use signed_in for any user")
     return _mark(Rule(login=True, any_of=tuple(permissions)))
+
+
+def requires_all(*permissions: str) -> Callable[[F], F]:
+    """A signed-in user holding every one of ``permissions``."""
+    if not permissions:
+        raise ValueError("requires_all() needs at least one permission")
+    return _mark(Rule(login=True, all_of=tuple(permissions)))
 
 
 def rule_for(endpoint: str) -> Rule | None:

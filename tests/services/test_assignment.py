@@ -158,3 +158,20 @@ def test_staff_who_can_execute_are_the_active_holders_of_execute_tasks(db, make,
     logins = {u.login for u in assignment.staff_who_can_execute()}
     assert {"t_admin", "t_supervisor", "t_operator", "t_engineer", "t_engineer3"} <= logins
     assert not logins & {"t_requester", "t_procadmin", "q_gone"}
+
+
+def test_the_requesters_own_stages_stay_theirs(db, make, staff):
+    """Confirm and rate belong to the requester: no supervisor completes, distributes or
+    queues them (a forged rating otherwise)."""
+    from app.errors import Forbidden as NotAllowed
+    from app.models import WorkItem
+    from app.permissions import can_execute
+
+    item = make.stage(staff["requester"], assignee=staff["requester"], group=None)
+    item = db.session.get(WorkItem, item.id)
+    assert can_execute(staff["requester"], item)
+    assert not can_execute(staff["supervisor"], item) and not can_execute(staff["admin"], item)
+    result = assignment.assign(staff["supervisor"], [item.id], None)
+    assert result.skipped == [item.id] and db.session.get(WorkItem, item.id).assignee_id == staff["requester"].id
+    with pytest.raises(NotAllowed):
+        assignment.unclaim(staff["requester"], item.id)

@@ -77,16 +77,19 @@ def test_the_last_admin_keeps_manage_users_and_stays_active(db, make):
 
 
 def test_the_last_admin_cannot_lose_manage_users_through_a_custom_role(db, make):
+    from app.models import Role
+
     keeper = make.user("a_keeper", roles=("requester",))
-    role = user_admin.save_role(keeper, None, "User keepers", [MANAGE_USERS])
+    role = Role(name="User keepers", builtin=False, permissions=[MANAGE_USERS, "read_tasks"])
+    db.session.add(role)
     keeper.roles = [role]
     db.session.flush()
     with pytest.raises(ValidationFailed):
         user_admin.save_role(keeper, role, "User keepers", ["read_tasks"])
     with pytest.raises(ValidationFailed):
         user_admin.delete_role(keeper, role)
-    user_admin.save_role(keeper, role, "User keepers", [MANAGE_USERS, "read_tasks"])
-    assert sorted(role.permissions) == [MANAGE_USERS, "read_tasks"]
+    user_admin.save_role(keeper, role, "User keepers", [MANAGE_USERS])
+    assert sorted(role.permissions) == [MANAGE_USERS]
 
 
 def test_builtin_roles_are_read_only_and_custom_roles_are_checked(db, make):
@@ -135,3 +138,40 @@ def test_user_search_and_keyset_pages(db, make):
     assert [u.login for u in last] == ["a_page4"] and cursor is None
     found, _ = user_admin.list_users(q="A_PAGE3@EXAMPLE")
     assert [u.login for u in found] == ["a_page3"]
+
+
+def fields(user, **changes) -> UserFields:
+    """The admin form as it would come back for ``user``, with ``changes``."""
+    base = dict(login=user.login, name=user.name, role_ids=tuple(r.id for r in user.roles),
+                group_ids=tuple(g.id for g in user.groups))
+    return UserFields(**{**base, **changes})
+
+
+def test_nobody_hands_out_permissions_they_do_not_hold(db, make):
+    """A custom role with "manage users" only cannot promote itself, create a stronger role,
+    or change the account of someone who holds more (e.g. reset a full admin's password)."""
+    from app.errors import Forbidden as NotAllowed
+    from app.models import Role
+    from app.permissions import MANAGE_USERS, VIEW_REPORTS
+
+    from sqlalchemy import select
+
+    keeper_role = Role(name="User keeper", builtin=False, permissions=[MANAGE_USERS])
+    db.session.add(keeper_role)
+    db.session.flush()
+    keeper = make.user("k_keeper", roles=())
+    keeper.roles = [keeper_role]
+    full_admin = make.user("k_admin", roles=("admin",))
+    db.session.commit()
+    admin_role = db.session.execute(select(Role).where(Role.name == "admin")).scalar_one()
+
+    with pytest.raises(ValidationFailed) as err:
+        user_admin.save_role(keeper, None, "Everything", [MANAGE_USERS, VIEW_REPORTS])
+    assert "view_reports" in str(err.value.errors["permissions"])
+    with pytest.raises(ValidationFailed) as err:
+        user_admin.save_user(keeper, keeper, fields(keeper, role_ids=[admin_role.id, keeper_role.id]))
+    assert "roles" in err.value.errors
+    with pytest.raises(NotAllowed):
+        user_admin.save_user(keeper, full_admin, fields(full_admin, password="new-password-1"))
+    # within what they hold, they may: a role of their own permissions, a plain account
+    assert user_admin.save_role(keeper, None, "Keepers too", [MANAGE_USERS]).permissions == [MANAGE_USERS]

@@ -58,7 +58,8 @@ def test_rules_name_only_known_permissions(app):
 
     with app.test_request_context():
         for _rule, endpoint, _m in web_rules(app):
-            unknown = set(rule_for(endpoint).any_of) - set(PERMISSIONS)
+            rule = rule_for(endpoint)
+            unknown = (set(rule.any_of) | set(rule.all_of)) - set(PERMISSIONS)
             assert not unknown, f"{endpoint} names unknown permissions {unknown}"
 
 
@@ -77,6 +78,8 @@ def expected(rule_obj, role: str) -> str:
         return "login"
     perms = set(BUILTIN_ROLES.get(role, ()))
     if rule_obj.any_of and not perms & set(rule_obj.any_of):
+        return "forbidden"
+    if not set(rule_obj.all_of) <= perms:
         return "forbidden"
     return "allowed"
 
