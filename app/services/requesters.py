@@ -332,14 +332,21 @@ def _category_choices(locale: str) -> list[tuple[str, str]]:
     return [(str(v), str(names[i]) if i < len(names) else str(v)) for i, v in enumerate(values)]
 
 
+#: a service typed by fewer people than this is nobody else's business
+MIN_PEOPLE_FOR_SUGGESTION = 3
+
+
 def _service_suggestions(limit: int = 100) -> list[str]:
     from_templates = db.session.execute(select(TicketTemplate.service).where(
         TicketTemplate.active.is_(True), TicketTemplate.service.is_not(None)).distinct().limit(limit)).scalars()
-    # the services of recent tickets only: a bounded read however many tickets there are
-    recent = select(Ticket.service).where(Ticket.service.is_not(None)).order_by(Ticket.id.desc()) \
-        .limit(RECENT_TICKETS_FOR_SUGGESTIONS).subquery()
-    from_tickets = db.session.execute(select(recent.c.service).group_by(recent.c.service)
-                                      .order_by(func.count().desc()).limit(limit)).scalars()
+    # the services of recent tickets only (a bounded read however many tickets there are), and
+    # only those several people named: one person's free text is never shown to others
+    recent = select(Ticket.service, Ticket.requester_id).where(Ticket.service.is_not(None)) \
+        .order_by(Ticket.id.desc()).limit(RECENT_TICKETS_FOR_SUGGESTIONS).subquery()
+    from_tickets = db.session.execute(
+        select(recent.c.service).group_by(recent.c.service)
+        .having(func.count(func.distinct(recent.c.requester_id)) >= MIN_PEOPLE_FOR_SUGGESTION)
+        .order_by(func.count().desc()).limit(limit)).scalars()
     seen: dict[str, None] = {}
     for name in [*from_templates, *from_tickets]:
         if name and name.strip():

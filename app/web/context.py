@@ -8,7 +8,7 @@ from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from ..i18n import _l
-from ..permissions import has
+from ..permissions import READ_TASKS, has
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _ICON = re.compile(r"^[a-z0-9-]{1,64}$")
@@ -26,6 +26,11 @@ def stage_state_label(state: str | None) -> str:
 
 def can(permission: str) -> bool:
     return has(current_user if current_user.is_authenticated else None, permission)
+
+
+def is_staff(user: Any) -> bool:
+    """Someone who works tickets (not a requester or a watcher): "the service desk" to requesters."""
+    return user is not None and has(user, READ_TASKS)
 
 
 def nav_url(endpoint: str, **values: Any) -> str | None:
@@ -62,4 +67,4 @@ def init_web(app: Flask) -> None:
     app.context_processor(_globals)
     # globals, not context: macros imported without context (``{% from ... import ... %}``) see them too
     app.jinja_env.globals.update(can=can, nav_url=nav_url, stage_style=stage_style,
-                                 stage_state_label=stage_state_label)
+                                 stage_state_label=stage_state_label, is_staff=is_staff)

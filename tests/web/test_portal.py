@@ -153,7 +153,10 @@ def test_filing_a_ticket_with_two_attachments_one_a_pasted_screenshot(db, web, c
     assert "Ticket %s is registered" % ticket.number in page
     assert "screenshot-20250301-101500.png" in page and f"/files/{files[0].id}" in page
     assert browser.get(f"/files/{files[0].id}").data == PNG
-    # the services people name become suggestions for the next ticket
+    # a service one person typed is not shown to others; once several people name it, it is
+    assert 'value="Workplace"' not in html(web.as_(cast["stranger"]).get("/portal/new"))
+    for login in ("p_other1", "p_other2"):
+        web.make.ticket(web.make.user(login), service="Workplace")
     assert '<datalist id="service-options"><option value="Workplace">' in html(browser.get("/portal/new"))
 
 
@@ -405,3 +408,18 @@ def test_every_attachment_field_carries_the_paste_and_screenshot_enhancement(web
     script.close()
     assert "getDisplayMedia({ video: true })" in source and "DataTransfer" in source and "image/png" in source
     assert "screenshot-" in source
+
+
+def test_a_watchers_message_is_not_labelled_as_the_service_desk(db, web, cast):
+    from app.services.tickets import add_watcher, post_message
+
+    ticket = web.make.ticket(cast["requester"])
+    add_watcher(cast["requester"], ticket.id, "t_stranger")
+    post_message(cast["stranger"], ticket.id, "Pay the invoice at evil.example")
+    post_message(cast["operator"], ticket.id, "We are on it")
+    db.session.commit()
+    page = html(web.as_(cast["requester"]).get(f"/portal/tickets/{ticket.id}"))
+    stranger_part = page.split("Pay the invoice")[0].rsplit("<article", 1)[1]
+    operator_part = page.split("We are on it")[0].rsplit("<article", 1)[1]
+    assert "· watcher" in stranger_part and "service desk" not in stranger_part
+    assert "· service desk" in operator_part
