@@ -84,4 +84,6 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_SECURE": os.environ.get("STAGEDESK_SECURE_COOKIES", "0") == "1",
         #: failed and successful sign-ins alike, per client address and per login
         "LOGIN_RATE_LIMIT": os.environ.get("STAGEDESK_LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        #: messages (with their files) one person may post, on the portal and the desk together
+        "MESSAGE_RATE_LIMIT": os.environ.get("STAGEDESK_MESSAGE_RATE_LIMIT", "20 per minute;300 per hour"),
     }

@@ -86,6 +86,7 @@ def app(backend):
         # sign-ins are rate limited; tests sign in far more often than people (the limit's
         # own test lowers it)
         "LOGIN_RATE_LIMIT": "100000 per minute",
+        "MESSAGE_RATE_LIMIT": "100000 per minute",
         # the desk's own default is Russian (tests/test_translations.py checks it); tests read
         # English unless they ask for Russian
         "BABEL_DEFAULT_LOCALE": "en",

@@ -22,7 +22,7 @@ from ..models import Ticket, WorkItem
 from ..permissions import EXECUTE_TASKS, READ_TASKS, VIEW_OTHERS_TASKS, can_execute, has
 from ..services import attachments, history, presence, stage_forms, tickets, watchers
 from ..services.requesters import rich_text
-from ..web.guard import requires
+from ..web.guard import message_limit, requires
 from . import bp
 
 MAX_TEXT = 20000
@@ -135,6 +135,7 @@ def complete(item_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/messages")
 @requires(READ_TASKS, EXECUTE_TASKS)
+@message_limit()
 def post_message(ticket_id: int):
     form = _reply_form(submitted=True)
     sent_files = any(f and f.filename for f in request.files.getlist("files"))

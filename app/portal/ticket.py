@@ -15,7 +15,7 @@ from ..services import requesters, tickets
 from ..services.attachments import attach, read_uploads
 from ..services.stage_forms import apply_errors as apply_stage_errors
 from ..services.stage_forms import stage_form
-from ..web.guard import signed_in
+from ..web.guard import message_limit, signed_in
 from . import bp
 from .forms import MessageForm, WatcherForm, apply_errors
 
@@ -57,6 +57,7 @@ def ticket(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/messages")
 @signed_in
+@message_limit()
 def post_message(ticket_id: int):
     form = MessageForm()
     file_errors: list[str] = []

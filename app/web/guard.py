@@ -99,3 +99,15 @@ def enforce():
             return "", 401, {"HX-Redirect": target}
         return redirect(target)
     abort(403)
+
+
+def message_limit():
+    """Rate limit of posting messages (and their files), per person: a decorator to place
+    under the route's rule (config MESSAGE_RATE_LIMIT)."""
+    from ..extensions import limiter
+    from ..i18n import _l
+
+    return limiter.limit(lambda: current_app.config["MESSAGE_RATE_LIMIT"],
+                         key_func=lambda: f"post:{getattr(current_user, 'id', 'anonymous')}",
+                         scope="post-message",
+                         error_message=_l("You are sending messages too fast. Wait a minute and try again."))

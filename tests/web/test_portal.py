@@ -423,3 +423,20 @@ def test_a_watchers_message_is_not_labelled_as_the_service_desk(db, web, cast):
     operator_part = page.split("We are on it")[0].rsplit("<article", 1)[1]
     assert "· watcher" in stranger_part and "service desk" not in stranger_part
     assert "· service desk" in operator_part
+
+
+def test_posting_messages_is_rate_limited_per_person(app, db, web, cast):
+    """One person cannot flood a ticket (each message may carry files); others are not held up."""
+    ticket = web.make.ticket(cast["requester"])
+    app.config["MESSAGE_RATE_LIMIT"] = "2 per minute"
+    try:
+        me = web.as_(cast["requester"])
+        codes = [me.post(f"/portal/tickets/{ticket.id}/messages", {"body": f"Message {n}"}).status_code
+                 for n in range(3)]
+        assert codes == [302, 302, 429]
+        assert "too fast" in me.post(f"/portal/tickets/{ticket.id}/messages", {"body": "again"}).get_data(as_text=True)
+        operator = web.as_(cast["operator"])
+        res = operator.post(f"/desk/tickets/{ticket.id}/messages", {"body": "On it", "visibility": "public"})
+        assert res.status_code in (302, 303)
+    finally:
+        app.config["MESSAGE_RATE_LIMIT"] = "100000 per minute"
